@@ -1,0 +1,5 @@
+//! Dashboard building blocks.
+
+mod status_panel;
+
+pub use status_panel::StatusPanel;

@@ -1,0 +1,67 @@
+//! codex-governance UI and API contract, shared by the server (SSR) and the browser (hydrate).
+
+pub mod api;
+pub mod components;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+use components::StatusPanel;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/codex-governance.css"/>
+        <Title text="codex-governance — 中书省 dashboard"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="muted">"Page not found."</p> }>
+                <Route path=StaticSegment("") view=Dashboard/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The dashboard page.
+#[component]
+fn Dashboard() -> impl IntoView {
+    // Set only in the browser, once the wasm has taken over the server-rendered markup;
+    // end-to-end tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <div class="page" data-hydrated=move || hydrated.get().to_string()>
+            <header class="top">
+                <h1>"codex-governance" <span class="subtitle">" 中书省 · 门下省 · 尚书省"</span></h1>
+                <p class="muted">"A governed team of coding-agent sessions on one Git repository."</p>
+            </header>
+            <main>
+                <StatusPanel/>
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds the release server and dashboard (installing missing tools first) and serves them.
+# Arguments go to `codex-governance serve`, e.g. `scripts/run.sh --repo ~/src/project --port 6300`.
+# Without --repo the governed repository is the one containing your working directory.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+"$repo/scripts/setup.sh"
+(cd "$repo" && cargo leptos build --release)
+exec "$repo/target/release/codex-governance" serve "$@"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idempotent toolchain setup for codex-governance. Installs only what is missing, at pinned
+# versions, from the registries (crates.io, npm, Debian apt). README.md (Toolchain) says why
+# each pin exists.
+#
+#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, wasm-opt, xterm assets)
+#   scripts/setup.sh --e2e    also Debian chromium and @playwright/test for the end-to-end suite
+set -euo pipefail
+
+CARGO_LEPTOS_VERSION=0.3.10      # 0.3.11 --locked needs rustc 1.96
+WASM_BINDGEN_VERSION=0.2.108     # must equal the `wasm-bindgen = "=..."` pin in frontend/Cargo.toml
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+want_e2e=0
+[ "${1:-}" = "--e2e" ] && want_e2e=1
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The pinned wasm-bindgen must match the CLI; fail loudly if someone bumps one without the other.
+if ! grep -q "wasm-bindgen = \"=$WASM_BINDGEN_VERSION\"" "$repo/frontend/Cargo.toml"; then
+  say "frontend/Cargo.toml does not pin wasm-bindgen =$WASM_BINDGEN_VERSION; update scripts/setup.sh too"
+  exit 1
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+fi
+
+# npm tools pinned by tools/package-lock.json: binaryen (wasm-opt; Debian's v108 breaks hydration)
+# and the xterm.js assets we serve ourselves (no CDN).
+npm_ci() { # dir: reinstall only when package-lock.json changed since the last install
+  if ! cmp -s "$1/package-lock.json" "$1/node_modules/.setup-stamp" 2>/dev/null; then
+    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    cp "$1/package-lock.json" "$1/node_modules/.setup-stamp"
+  fi
+}
+say "checking npm tools (binaryen for wasm-opt, @xterm/xterm)"
+npm_ci "$repo/tools"
+vendor="$repo/public/vendor/xterm"
+mkdir -p "$vendor"
+for f in xterm/lib/xterm.js xterm/css/xterm.css addon-fit/lib/addon-fit.js; do
+  src="$repo/tools/node_modules/@xterm/$f"
+  cmp -s "$src" "$vendor/$(basename "$f")" 2>/dev/null || cp "$src" "$vendor/"
+done
+
+if [ "$want_e2e" -eq 1 ]; then
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Debian chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  fi
+  say "checking @playwright/test (no browser download; Debian chromium is used)"
+  npm_ci "$repo/end2end"
+fi

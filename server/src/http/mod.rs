@@ -1,0 +1,58 @@
+//! HTTP surface: the Leptos app (SSR pages and `/api` server functions), static assets, and the
+//! security guard in front of all of it.
+
+mod assets;
+mod failure;
+pub mod security;
+mod serve;
+
+use std::sync::Arc;
+
+use app::api::EngineHandle;
+use app::{shell, App};
+use axum::extract::Request;
+use axum::routing::any;
+use axum::Router;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+pub use assets::locate_site_root;
+pub use failure::failure;
+pub use security::SecurityPolicy;
+pub use serve::serve;
+
+/// Builds the whole router. `site_root` is where the built wasm/js/css live.
+pub fn router(engine: EngineHandle, policy: SecurityPolicy, site_root: &str) -> Router {
+    let options = LeptosOptions::builder()
+        .output_name("codex-governance")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .build();
+    let routes = generate_route_list(App);
+    let provide_engine = move || provide_context(engine.clone());
+
+    Router::new()
+        .leptos_routes_with_context(&options, routes, provide_engine, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .route("/api/{*rest}", any(unknown_api_route))
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            security::guard,
+        ))
+}
+
+async fn unknown_api_route(request: Request) -> axum::response::Response {
+    failure(
+        StatusCode::NOT_FOUND,
+        format!(
+            "unknown API route: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,93 @@
+//! `codex-governance`: command line entry point and wiring.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use app::api::EngineHandle;
+use clap::Parser;
+use server::config::{Cli, Command, Config, ServeArgs};
+use server::engine::Engine;
+use server::http::{self, SecurityPolicy};
+use server::report::config::GovernanceConfig;
+
+fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => tokio::runtime::Runtime::new()?.block_on(serve(args)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let config = Config::resolve(args, &cwd)?;
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+
+    let api_token = match (config.allow_remote, &config.api_token) {
+        (false, _) => None,
+        (true, Some(token)) => Some(token.clone()),
+        (true, None) => {
+            let token = generated_token();
+            eprintln!("remote access enabled; bearer token: {token}");
+            Some(token)
+        }
+    };
+    let policy = SecurityPolicy::new(
+        addr.port(),
+        &config.allow_hosts,
+        &config.allow_origins,
+        api_token,
+    );
+
+    let site_root = match http::locate_site_root() {
+        Ok(root) => root.display().to_string(),
+        Err(problem) => {
+            tracing::warn!("{problem}; the API works but the dashboard cannot hydrate");
+            "target/site".to_string()
+        }
+    };
+
+    let config = Arc::new(config);
+    let engine = Engine::new(config.clone(), GovernanceConfig::default())?;
+    let app = http::router(EngineHandle(Arc::new(engine)), policy, &site_root);
+
+    // The URL line is the contract with scripts and tests that wait for the server.
+    println!(
+        "codex-governance listening on http://{addr}/ (repo {})",
+        config.repo.display()
+    );
+    http::serve(listener, app, shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// 128 random bits from the OS, hex encoded.
+fn generated_token() -> String {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("/dev/urandom is readable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,3 @@
+//! Governance report from Git state (SPEC §Report).
+
+pub mod config;

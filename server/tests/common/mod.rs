@@ -1,0 +1,229 @@
+//! Test harness: starts the real `codex-governance` binary on a free loopback port inside a
+//! temporary Git repository, and speaks raw HTTP/1.1 to it (so tests control every header).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub repo: tempfile::TempDir,
+    child: Child,
+}
+
+impl TestServer {
+    /// Starts a server with the demo agent in a fresh repository.
+    pub fn start() -> TestServer {
+        Self::start_with(&[], &[])
+    }
+
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let repo = tempfile::tempdir().expect("temp dir");
+        git2::Repository::init(repo.path()).expect("git init");
+        Self::start_in(repo, args, env)
+    }
+
+    pub fn start_in(repo: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_codex-governance"));
+        command
+            .args(["serve", "--port", "0", "--repo"])
+            .arg(repo.path())
+            .args(args)
+            .env("CODEX_GOVERNANCE_AGENT", "demo")
+            .env_remove("LEPTOS_SITE_ADDR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start codex-governance");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read URL line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("socket address");
+        TestServer { addr, repo, child }
+    }
+
+    pub fn repo_path(&self) -> &Path {
+        self.repo.path()
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.addr.port())
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    /// A request with the right Host header and optional extra headers / JSON body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
+        let mut text = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.host()
+        );
+        for (k, v) in headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(body) = body {
+            text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        } else {
+            text.push_str("\r\n");
+        }
+        self.raw(text.as_bytes())
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], None)
+    }
+
+    pub fn post_json(&self, path: &str, body: &str) -> Response {
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body),
+        )
+    }
+
+    /// Sends bytes exactly as given and reads the whole response.
+    pub fn raw(&self, bytes: &[u8]) -> Response {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        // Write from another thread: the server may answer (413) and close before the upload ends.
+        let mut writer = stream.try_clone().expect("clone stream");
+        let bytes = bytes.to_vec();
+        let upload = std::thread::spawn(move || {
+            let _ = writer.write_all(&bytes);
+        });
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let _ = upload.join();
+        Response::parse(&raw)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.repo.path().join(".tmp")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Response {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status,
+                self.text()
+            )
+        })
+    }
+
+    /// Asserts the failure shape `{"ok": false, "error": "..."}` with the given status.
+    pub fn assert_failure(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let json = self.json();
+        assert_eq!(json["ok"], serde_json::Value::Bool(false), "{json}");
+        let error = json["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error text: {json}"));
+        assert!(!error.is_empty());
+        error.to_string()
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&data[..line_end])
+            .trim()
+            .to_string();
+        let size = usize::from_str_radix(&size_text, 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    out
+}

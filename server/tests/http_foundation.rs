@@ -1,0 +1,228 @@
+//! The HTTP foundation against the real binary: status payload, failure shape, security guard.
+
+mod common;
+
+use common::TestServer;
+
+#[test]
+fn status_is_a_get_server_function_with_the_spec_shape() {
+    let server = TestServer::start();
+    let response = server.get("/api/status");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let json = response.json();
+    assert_eq!(json["ok"], true);
+    assert!(json["api_version"].as_u64().unwrap() >= 7);
+    assert_eq!(
+        json["repo"],
+        server
+            .repo_path()
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    );
+    assert_eq!(json["max_department_sessions"], 2);
+    assert_eq!(
+        json["model_choices"],
+        serde_json::json!(["gpt-5.5", "gpt-5.4"])
+    );
+    assert_eq!(json["zhongshu_model"], "gpt-5.5");
+    assert_eq!(json["department_model"], "gpt-5.4");
+    assert_eq!(json["agent"]["name"], "demo");
+    assert_eq!(json["agent"]["available"], true);
+    assert_eq!(json["dispatch"], "confirm");
+    let departments = json["departments"].as_object().unwrap();
+    for key in ["menxia", "zhilibu", "gongchengbu", "lingyubu"] {
+        assert_eq!(departments[key].as_array().unwrap().len(), 2, "{key}");
+    }
+    for list in [
+        "sessions",
+        "zhongshu_sessions",
+        "department_sessions",
+        "queue",
+        "department_queue",
+        "browser_terminals",
+    ] {
+        assert_eq!(json[list], serde_json::json!([]), "{list}");
+    }
+    // The alias answers the same payload.
+    assert_eq!(
+        server.get("/api/sessions").json()["api_version"],
+        json["api_version"]
+    );
+}
+
+#[test]
+fn configuration_reaches_the_status_payload() {
+    let server = TestServer::start_with(
+        &["--max-departments", "3"],
+        &[
+            ("CODEX_GOVERNANCE_MODELS", "m1, m2 ,m3"),
+            ("CODEX_GOVERNANCE_DISPATCH", "auto"),
+        ],
+    );
+    let json = server.get("/api/status").json();
+    assert_eq!(json["max_department_sessions"], 3);
+    assert_eq!(json["model_choices"], serde_json::json!(["m1", "m2", "m3"]));
+    assert_eq!(json["department_model"], "m3");
+    assert_eq!(json["dispatch"], "auto");
+}
+
+#[test]
+fn unknown_api_routes_and_wrong_methods_answer_in_the_failure_shape() {
+    let server = TestServer::start();
+    let error = server.get("/api/does_not_exist").assert_failure(404);
+    assert!(error.contains("/api/does_not_exist"), "{error}");
+    server.post_json("/api/status", "{}").assert_failure(405);
+}
+
+#[test]
+fn foreign_or_missing_host_is_forbidden_everywhere() {
+    let server = TestServer::start();
+    let port = server.addr.port();
+    for host in [
+        format!("attacker.example:{port}"),
+        format!("localhost.attacker.example:{port}"),
+        format!("0.0.0.0:{port}"),
+    ] {
+        for path in ["/api/status", "/"] {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            server.raw(request.as_bytes()).assert_failure(403);
+        }
+    }
+    server
+        .raw(b"GET /api/status HTTP/1.0\r\n\r\n")
+        .assert_failure(403);
+    assert_eq!(server.request("GET", "/api/status", &[], None).status, 200);
+}
+
+#[test]
+fn cross_origin_writes_are_refused_and_cors_is_never_wildcard() {
+    let server = TestServer::start();
+    let port = server.addr.port();
+    for origin in [
+        "https://evil.example".to_string(),
+        "null".into(),
+        format!("http://127.0.0.1:{port}.evil.example"),
+        "http://127.0.0.1:1".into(),
+    ] {
+        let response = server.request(
+            "POST",
+            "/api/does_not_exist",
+            &[("Content-Type", "application/json"), ("Origin", &origin)],
+            Some("{}"),
+        );
+        response.assert_failure(403);
+        assert!(response.header("access-control-allow-origin").is_none());
+        let read = server.request("GET", "/api/status", &[("Origin", &origin)], None);
+        assert!(
+            read.header("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+    }
+    // Same origin passes the guard (and then meets the unknown route).
+    let own = server.origin();
+    server
+        .request(
+            "POST",
+            "/api/does_not_exist",
+            &[("Content-Type", "application/json"), ("Origin", &own)],
+            Some("{}"),
+        )
+        .assert_failure(404);
+}
+
+#[test]
+fn configured_origins_get_an_exact_cors_answer() {
+    let server = TestServer::start_with(
+        &[],
+        &[("CODEX_GOVERNANCE_ALLOW_ORIGIN", "https://tools.example")],
+    );
+    let response = server.request(
+        "GET",
+        "/api/status",
+        &[("Origin", "https://tools.example")],
+        None,
+    );
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("https://tools.example")
+    );
+    let preflight = server.request(
+        "OPTIONS",
+        "/api/start_zhongshu_session",
+        &[("Origin", "https://tools.example")],
+        None,
+    );
+    assert_eq!(preflight.status, 204);
+    server
+        .request(
+            "OPTIONS",
+            "/api/status",
+            &[("Origin", "https://evil.example")],
+            None,
+        )
+        .assert_failure(403);
+}
+
+#[test]
+fn bodies_must_be_small_well_formed_json() {
+    let server = TestServer::start();
+    server
+        .request(
+            "POST",
+            "/api/does_not_exist",
+            &[("Content-Type", "text/plain")],
+            Some("{}"),
+        )
+        .assert_failure(415);
+    server
+        .request(
+            "POST",
+            "/api/does_not_exist",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some("a=b"),
+        )
+        .assert_failure(415);
+    server
+        .post_json("/api/does_not_exist", "{not json")
+        .assert_failure(400);
+    server
+        .post_json("/api/does_not_exist", &"[".repeat(100_000))
+        .assert_failure(400);
+
+    let big = format!("\"{}\"", "x".repeat(10 * 1024 * 1024));
+    server
+        .post_json("/api/does_not_exist", &big)
+        .assert_failure(413);
+    // Without Content-Length: chunked upload past the limit.
+    let mut raw = format!(
+        "POST /api/does_not_exist HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.host()
+    )
+    .into_bytes();
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..(2 * 1024 * 1024 / chunk.len()) {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(&chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    server.raw(&raw).assert_failure(413);
+}
+
+#[test]
+fn the_dashboard_page_is_served_with_hardening_headers() {
+    let server = TestServer::start();
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("codex-governance"), "{html}");
+    assert!(
+        html.contains("/pkg/codex-governance.js"),
+        "hydration script missing"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+}
