@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Starts the release server for the end-to-end suite in a fresh temporary Git repository.
+# Starts the release server for the end-to-end suite in a fresh throw-away Git repository.
 set -euo pipefail
 port=${1:?port}
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(mktemp -d -t codex-governance-e2e-XXXXXX)
+repo="$here/../target/e2e-repo-$port"
+rm -rf "$repo"
+mkdir -p "$repo"
 git -C "$repo" init -q
 printf '# e2e fixture\n' >"$repo/README.md"
 exec "$here/../target/release/codex-governance" serve --port "$port" --repo "$repo" --agent demo

@@ -56,10 +56,11 @@ for f in xterm/lib/xterm.js xterm/css/xterm.css addon-fit/lib/addon-fit.js; do
 done
 
 if [ "$want_e2e" -eq 1 ]; then
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "installing Debian chromium"
+  # fonts-wqy-zenhei: the dashboard's Chinese labels render in screenshots instead of boxes.
+  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi zenhei; then
+    say "installing Debian chromium and a CJK font"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei
   fi
   say "checking @playwright/test (no browser download; Debian chromium is used)"
   npm_ci "$repo/end2end"

@@ -27,7 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard and the JSON API (default).
     #[command(after_long_help = ENV_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// The built-in scripted agent (run by the launcher inside a session's terminal).
+    DemoAgent,
 }
 
 const ENV_HELP: &str = "\
@@ -120,6 +122,11 @@ pub struct ServeArgs {
     /// Agent profile: `codex`, `claude`, `demo` (default: codex when on PATH, else demo).
     #[arg(long, env = "CODEX_GOVERNANCE_AGENT")]
     pub agent: Option<String>,
+    /// A custom agent command template, e.g. `my-agent --model {model} {prompt_file}`
+    /// (placeholders: {model} {repo} {prompt} {prompt_file}); selected by `--agent custom`, and by
+    /// default when set.
+    #[arg(long, env = "CODEX_GOVERNANCE_AGENT_COMMAND")]
+    pub agent_command: Option<String>,
     /// Plan dispatch mode.
     #[arg(
         long,
@@ -133,8 +140,8 @@ pub struct ServeArgs {
 impl Default for ServeArgs {
     fn default() -> Self {
         match Cli::parse_from(["codex-governance", "serve"]).command {
-            Some(Command::Serve(args)) => args,
-            None => unreachable!("`serve` was given"),
+            Some(Command::Serve(args)) => *args,
+            _ => unreachable!("`serve` was given"),
         }
     }
 }
@@ -158,6 +165,7 @@ pub struct Config {
     pub launcher_url: Option<String>,
     pub stale_seconds: u64,
     pub agent: Option<String>,
+    pub agent_command: Option<String>,
     pub dispatch: DispatchMode,
 }
 
@@ -231,6 +239,7 @@ impl Config {
             launcher_url: args.launcher_url,
             stale_seconds: args.stale_seconds,
             agent: args.agent,
+            agent_command: args.agent_command,
             dispatch: args.dispatch,
         })
     }

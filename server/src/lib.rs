@@ -1,6 +1,9 @@
 //! codex-governance server: launcher engine, governance report, PTY hosting and HTTP surface.
 
 pub mod config;
+pub mod demo_agent;
 pub mod engine;
 pub mod http;
+pub mod pty;
 pub mod report;
+pub mod store;

@@ -13,8 +13,12 @@ use server::report::config::GovernanceConfig;
 fn main() -> Result<()> {
     init_logging();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => tokio::runtime::Runtime::new()?.block_on(serve(args)),
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::default()))
+    {
+        Command::Serve(args) => tokio::runtime::Runtime::new()?.block_on(serve(*args)),
+        Command::DemoAgent => server::demo_agent::run(),
     }
 }
 
@@ -60,9 +64,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
 
+    let launcher_url = config
+        .launcher_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", addr.port()));
     let config = Arc::new(config);
-    let engine = Engine::new(config.clone(), GovernanceConfig::default())?;
-    let app = http::router(EngineHandle(Arc::new(engine)), policy, &site_root);
+    let engine = Engine::open(config.clone(), GovernanceConfig::default(), launcher_url)?;
+    engine.start_background();
+    let app = http::router(EngineHandle(Arc::new(engine.clone())), policy, &site_root);
 
     // The URL line is the contract with scripts and tests that wait for the server.
     println!(
@@ -70,6 +79,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         config.repo.display()
     );
     http::serve(listener, app, shutdown_signal()).await;
+    // Agents must not outlive the launcher: end every session's process group.
+    engine.shutdown();
     Ok(())
 }
 

@@ -3,12 +3,31 @@
 
 use std::sync::Arc;
 
-use super::{ApiError, ApiResult, StatusPayload};
+use super::*;
 
-/// Everything the API routes ask of the launcher engine.
+/// Everything the API routes ask of the launcher engine. Methods validate their input and
+/// answer a 400 [`ApiError`] with a clear message when it is wrong.
 pub trait EngineApi: Send + Sync + 'static {
-    /// `GET /api/status`.
     fn status(&self) -> ApiResult<StatusPayload>;
+    fn start_zhongshu(&self, request: StartZhongshuRequest) -> ApiResult<StartedSession>;
+    fn restart_zhongshu(&self, request: RestartZhongshuRequest) -> ApiResult<RestartResponse>;
+    fn report_plan(&self, request: ReportPlanRequest) -> ApiResult<ReportPlanResponse>;
+    fn start_assignments(
+        &self,
+        request: StartAssignmentsRequest,
+    ) -> ApiResult<StartAssignmentsResponse>;
+    /// `require_parent`: the `/api/start_department_for_zhongshu` alias insists on a parent.
+    fn start_department(
+        &self,
+        request: StartDepartmentRequest,
+        require_parent: bool,
+    ) -> ApiResult<StartedSession>;
+    fn session_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse>;
+    fn close_session(&self, request: SessionIdRequest) -> ApiResult<SessionResponse>;
+    fn zhongshu_sessions(&self) -> ApiResult<ZhongshuSessionsResponse>;
+    fn zhongshu_plan(&self, id: String) -> ApiResult<ZhongshuPlanResponse>;
+    fn zhongshu_inbox(&self, id: String, peek: bool) -> ApiResult<InboxResponse>;
+    fn zhongshu_context(&self, id: String) -> ApiResult<ContextResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.
@@ -16,7 +35,8 @@ pub trait EngineApi: Send + Sync + 'static {
 pub struct EngineHandle(pub Arc<dyn EngineApi>);
 
 /// The engine of the current request, or a 500 when the server was wired without one.
-pub fn engine() -> ApiResult<EngineHandle> {
+pub fn engine() -> ApiResult<Arc<dyn EngineApi>> {
     leptos::prelude::use_context::<EngineHandle>()
+        .map(|handle| handle.0)
         .ok_or_else(|| ApiError::internal("launcher engine is not available"))
 }

@@ -70,13 +70,16 @@ impl FromServerFnError for ApiError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(msg) => ApiError::bad_request(format!("invalid request: {msg}")),
+            // On the server, Deserialization means the request arguments did not decode.
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::Deserialization(msg) => {
+                ApiError::bad_request(format!("invalid request: {msg}"))
+            }
             ServerFnErrorErr::MissingArg(msg) => {
                 ApiError::bad_request(format!("missing argument: {msg}"))
             }
             ServerFnErrorErr::Registration(msg) => ApiError::not_found(msg),
             ServerFnErrorErr::UnsupportedRequestMethod(msg) => ApiError::new(405, msg),
-            // Request/Deserialization happen on the client (network, bad response).
+            // Request errors happen on the client (network).
             ServerFnErrorErr::Request(msg) => {
                 ApiError::new(503, format!("server unreachable: {msg}"))
             }

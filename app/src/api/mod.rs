@@ -1,26 +1,152 @@
 //! The documented JSON API: payload types and the server functions mounted at `/api/...`.
+//! GET routes take query parameters; POST routes take a JSON object body whose fields are the
+//! request struct's (flattened, so the body is exactly what SPEC shows).
 
 mod dto;
 #[cfg(feature = "ssr")]
 mod engine;
 mod error;
+mod flow;
 
 pub use dto::*;
 #[cfg(feature = "ssr")]
 pub use engine::{engine, EngineApi, EngineHandle};
 pub use error::{ApiError, ApiResult};
+pub use flow::*;
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::codec::{GetUrl, Json};
+
+/// `peek=1|true|yes` reads the inbox without marking results read.
+pub fn is_peek(value: Option<&str>) -> bool {
+    matches!(
+        value.map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Some("1" | "true" | "yes")
+    )
+}
 
 /// `GET /api/status`: launcher state, sessions, queue, API version, models, limits.
 #[server(prefix = "/api", endpoint = "status", input = GetUrl)]
 pub async fn get_status() -> Result<StatusPayload, ApiError> {
-    engine()?.0.status()
+    engine()?.status()
 }
 
 /// `GET /api/sessions`: same payload as `/api/status` (kept for the reference's clients).
 #[server(prefix = "/api", endpoint = "sessions", input = GetUrl)]
 pub async fn get_sessions() -> Result<StatusPayload, ApiError> {
-    engine()?.0.status()
+    engine()?.status()
+}
+
+/// `GET /api/zhongshu_sessions`: Zhongshu sessions with their departments and queue.
+#[server(prefix = "/api", endpoint = "zhongshu_sessions", input = GetUrl)]
+pub async fn zhongshu_sessions() -> Result<ZhongshuSessionsResponse, ApiError> {
+    engine()?.zhongshu_sessions()
+}
+
+/// `GET /api/zhongshu_plan?id=`: the latest plan of a Zhongshu session.
+#[server(prefix = "/api", endpoint = "zhongshu_plan", input = GetUrl)]
+pub async fn zhongshu_plan(
+    #[server(default)] id: String,
+) -> Result<ZhongshuPlanResponse, ApiError> {
+    engine()?.zhongshu_plan(id)
+}
+
+/// `GET /api/zhongshu_inbox?id=&peek=`: unread and read results; marks them read unless peek.
+#[server(prefix = "/api", endpoint = "zhongshu_inbox", input = GetUrl)]
+pub async fn zhongshu_inbox(
+    #[server(default)] id: String,
+    #[server(default)] peek: Option<String>,
+) -> Result<InboxResponse, ApiError> {
+    engine()?.zhongshu_inbox(id, is_peek(peek.as_deref()))
+}
+
+/// `GET /api/zhongshu_context?id=`: restart snapshot (task, plan, recent reports, children).
+#[server(prefix = "/api", endpoint = "zhongshu_context", input = GetUrl)]
+pub async fn zhongshu_context(#[server(default)] id: String) -> Result<ContextResponse, ApiError> {
+    engine()?.zhongshu_context(id)
+}
+
+/// `POST /api/start_zhongshu_session {task, model?, agent?}`.
+#[server(prefix = "/api", endpoint = "start_zhongshu_session", input = Json)]
+pub async fn start_zhongshu_session(
+    #[server(flatten)] request: StartZhongshuRequest,
+) -> Result<StartedSession, ApiError> {
+    engine()?.start_zhongshu(request)
+}
+
+/// `POST /api/start_zhongshu`: alias of `/api/start_zhongshu_session`.
+#[server(prefix = "/api", endpoint = "start_zhongshu", input = Json)]
+pub async fn start_zhongshu(
+    #[server(flatten)] request: StartZhongshuRequest,
+) -> Result<StartedSession, ApiError> {
+    engine()?.start_zhongshu(request)
+}
+
+/// `POST /api/restart_zhongshu_session {session_id, model?}`.
+#[server(prefix = "/api", endpoint = "restart_zhongshu_session", input = Json)]
+pub async fn restart_zhongshu_session(
+    #[server(flatten)] request: RestartZhongshuRequest,
+) -> Result<RestartResponse, ApiError> {
+    engine()?.restart_zhongshu(request)
+}
+
+/// `POST /api/report_zhongshu_plan {session_id, summary, assignments}`.
+#[server(prefix = "/api", endpoint = "report_zhongshu_plan", input = Json)]
+pub async fn report_zhongshu_plan(
+    #[server(flatten)] request: ReportPlanRequest,
+) -> Result<ReportPlanResponse, ApiError> {
+    engine()?.report_plan(request)
+}
+
+/// `POST /api/start_assignments {parent_session_id, assignments}`: the confirmation gate.
+#[server(prefix = "/api", endpoint = "start_assignments", input = Json)]
+pub async fn start_assignments(
+    #[server(flatten)] request: StartAssignmentsRequest,
+) -> Result<StartAssignmentsResponse, ApiError> {
+    engine()?.start_assignments(request)
+}
+
+/// `POST /api/start_department {department, task, parent_session_id?, model?}`.
+#[server(prefix = "/api", endpoint = "start_department", input = Json)]
+pub async fn start_department(
+    #[server(flatten)] request: StartDepartmentRequest,
+) -> Result<StartedSession, ApiError> {
+    engine()?.start_department(request, false)
+}
+
+/// `POST /api/start_department_for_zhongshu`: like start_department, parent required.
+#[server(prefix = "/api", endpoint = "start_department_for_zhongshu", input = Json)]
+pub async fn start_department_for_zhongshu(
+    #[server(flatten)] request: StartDepartmentRequest,
+) -> Result<StartedSession, ApiError> {
+    engine()?.start_department(request, true)
+}
+
+/// `POST /api/session_input {session_id, input}`: types a line into a running session.
+#[server(prefix = "/api", endpoint = "session_input", input = Json)]
+pub async fn session_input(
+    #[server(flatten)] request: SessionInputRequest,
+) -> Result<SessionResponse, ApiError> {
+    engine()?.session_input(request)
+}
+
+/// `POST /api/close_session {session_id}`: ends the session's whole process group.
+#[server(prefix = "/api", endpoint = "close_session", input = Json)]
+pub async fn close_session(
+    #[server(flatten)] request: SessionIdRequest,
+) -> Result<SessionResponse, ApiError> {
+    engine()?.close_session(request)
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    #[test]
+    fn post_bodies_are_the_flattened_request() {
+        let args: StartZhongshuSession =
+            serde_json::from_str(r#"{"task":"hello","model":"m"}"#).unwrap();
+        assert_eq!(args.request.task, "hello");
+        assert_eq!(args.request.model.as_deref(), Some("m"));
+    }
 }

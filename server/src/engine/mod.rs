@@ -1,73 +1,440 @@
-//! The launcher engine: sessions, plans, queue, mailbox, heartbeat and audit. No Leptos types
-//! beyond the API contract it implements.
+//! The launcher engine: sessions in PTYs, plans, confirmation, queue, mailbox results, handoff
+//! packets, heartbeat, notifications and audit. State lives in memory and in SQLite; every
+//! acknowledged change is committed before the API answers. No Leptos types beyond the API
+//! contract it implements.
 
 pub mod agent;
+pub mod audit;
+mod dispatch;
+pub mod paths;
+pub mod prompts;
+mod records;
+mod results;
+mod sessions;
+pub mod text;
+mod views;
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use app::api::{AgentInfo, ApiResult, DepartmentInfo, EngineApi, StatusPayload, API_VERSION};
+use anyhow::{Context, Result};
+use app::api::*;
+use serde::Serialize;
+use tokio::sync::broadcast;
 
 use crate::config::Config;
+use crate::pty::PtyProcess;
 use crate::report::config::GovernanceConfig;
+use crate::store::Store;
 use agent::AgentProfile;
+use audit::Audit;
+use paths::StatePaths;
+pub use records::SessionRecord;
+use records::{INTERRUPTED, RUNNING};
 
-/// The engine behind the API.
+/// How often the engine re-scans mailboxes, pumps the queue and flushes notifications.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Something changed; the push stream and terminal views listen for these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineEvent {
+    /// `sessions`, `plan`, `results`, `queue` or `terminals`.
+    pub topic: &'static str,
+    pub session_id: Option<String>,
+}
+
+/// Handle to the engine; cheap to clone.
+#[derive(Clone)]
 pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     config: Arc<Config>,
     governance: GovernanceConfig,
     agent: AgentProfile,
+    paths: StatePaths,
+    audit: Audit,
+    launcher_url: String,
+    self_exe: String,
+    state: Mutex<State>,
+    events: broadcast::Sender<EngineEvent>,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+}
+
+/// A batched notification waiting to be typed into a Zhongshu terminal.
+struct Notice {
+    first_at: Instant,
+    results: Vec<DepartmentResult>,
+}
+
+struct State {
+    store: Store,
+    sessions: Vec<SessionRecord>,
+    processes: HashMap<String, Arc<PtyProcess>>,
+    plans: HashMap<String, Plan>,
+    /// Results per Zhongshu session, newest first.
+    results: HashMap<String, Vec<DepartmentResult>>,
+    rejected: HashMap<String, Vec<RejectedReport>>,
+    queue: VecDeque<(i64, QueuedAssignment)>,
+    notices: HashMap<String, Notice>,
+    /// Unparseable mailbox files and when they were first seen (they may still be written).
+    waiting_files: HashMap<PathBuf, Instant>,
+    next_seq: i64,
+}
+
+impl State {
+    fn session(&self, id: &str) -> Option<&SessionRecord> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    fn session_mut(&mut self, id: &str) -> Option<&mut SessionRecord> {
+        self.sessions.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Persists one session record.
+    fn save_session(&mut self, id: &str) -> Result<()> {
+        let Some(record) = self.sessions.iter().find(|s| s.id == id) else {
+            return Ok(());
+        };
+        let record = record.clone();
+        self.store
+            .write(|w| w.session(&record.id, record.seq, &record))
+    }
+
+    fn active_departments(&self) -> u32 {
+        self.sessions.iter().filter(|s| s.holds_slot()).count() as u32
+    }
+
+    fn active_zhongshu(&self) -> u32 {
+        self.sessions
+            .iter()
+            .filter(|s| s.is_zhongshu() && s.is_running())
+            .count() as u32
+    }
+}
+
+/// A server fault as an API error (the message says what failed).
+fn internal(err: anyhow::Error) -> ApiError {
+    tracing::error!("{err:#}");
+    ApiError::internal(format!("{err:#}"))
 }
 
 impl Engine {
-    pub fn new(config: Arc<Config>, governance: GovernanceConfig) -> anyhow::Result<Engine> {
-        let agent = AgentProfile::select(config.agent.as_deref()).map_err(anyhow::Error::msg)?;
+    /// Opens the state directory and database, and marks sessions of a previous server run
+    /// whose processes are gone as `interrupted`.
+    pub fn open(
+        config: Arc<Config>,
+        governance: GovernanceConfig,
+        launcher_url: String,
+    ) -> Result<Engine> {
+        let agent = AgentProfile::select(config.agent.as_deref(), config.agent_command.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        let paths = StatePaths::create(&config.state_dir)?;
+        let audit = Audit::open(&paths.audit)?;
+        let store = Store::open(&paths.db)?;
+        let self_exe = std::env::current_exe()
+            .context("cannot locate own executable")?
+            .display()
+            .to_string();
+
+        let mut sessions: Vec<SessionRecord> = store.sessions()?;
+        let now_text = text::now_text();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut interrupted = Vec::new();
+        for session in sessions.iter_mut().filter(|s| s.status == RUNNING) {
+            session.status = INTERRUPTED.into();
+            session.ended_at = Some(now_text.clone());
+            session.ended_at_ms = Some(now_ms);
+            session.pid = None;
+            interrupted.push(session.clone());
+        }
+        let mut results: HashMap<String, Vec<DepartmentResult>> = HashMap::new();
+        for result in store.results::<DepartmentResult>()? {
+            results
+                .entry(result.parent_session_id.clone())
+                .or_default()
+                .insert(0, result);
+        }
+        let mut rejected: HashMap<String, Vec<RejectedReport>> = HashMap::new();
+        for (parent, item) in store.rejected::<RejectedReport>()? {
+            rejected.entry(parent).or_default().insert(0, item);
+        }
+        let plans = store
+            .plans::<Plan>()?
+            .into_iter()
+            .map(|p| (p.session_id.clone(), p))
+            .collect();
+        let queue = store.queue::<QueuedAssignment>()?.into_iter().collect();
+        let next_seq = sessions.iter().map(|s| s.seq).max().unwrap_or(0) + 1;
+
+        let mut state = State {
+            store,
+            sessions,
+            processes: HashMap::new(),
+            plans,
+            results,
+            rejected,
+            queue,
+            notices: HashMap::new(),
+            waiting_files: HashMap::new(),
+            next_seq,
+        };
+        state.store.write(|w| {
+            for s in &interrupted {
+                w.session(&s.id, s.seq, s)?;
+            }
+            Ok(())
+        })?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                count = interrupted.len(),
+                "sessions of the previous run marked interrupted"
+            );
+        }
+
         Ok(Engine {
-            config,
-            governance,
-            agent,
+            shared: Arc::new(Shared {
+                config,
+                governance,
+                agent,
+                paths,
+                audit,
+                launcher_url,
+                self_exe,
+                state: Mutex::new(state),
+                events: broadcast::channel(1024).0,
+                watcher: Mutex::new(None),
+            }),
         })
     }
 
-    fn departments(&self) -> Vec<DepartmentInfo> {
-        self.governance
-            .department_titles()
-            .into_iter()
-            .map(|(key, title, duty)| DepartmentInfo { key, title, duty })
-            .collect()
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock must not take the whole launcher down with it.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn emit(&self, topic: &'static str, session_id: Option<&str>) {
+        let _ = self.shared.events.send(EngineEvent {
+            topic,
+            session_id: session_id.map(str::to_string),
+        });
+    }
+
+    /// Engine events (for the push stream and terminal views).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.shared.events.subscribe()
+    }
+
+    pub fn paths(&self) -> &StatePaths {
+        &self.shared.paths
+    }
+
+    /// The live process of a session, if it is running in this server.
+    pub fn process(&self, session_id: &str) -> Option<Arc<PtyProcess>> {
+        self.lock().processes.get(session_id).cloned()
+    }
+
+    /// Starts the mailbox watcher and the periodic tick; collects what arrived while down.
+    pub fn start_background(&self) {
+        self.tick();
+        match self.watch_mailboxes() {
+            Ok(watcher) => *self.shared.watcher.lock().unwrap() = Some(watcher),
+            Err(err) => {
+                tracing::warn!(%err, "mailbox watcher unavailable; relying on the periodic scan")
+            }
+        }
+        let weak = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(shared) = weak.upgrade() else { break };
+                let engine = Engine { shared };
+                // Mailbox scans touch the disk and the database: keep them off the reactor.
+                if tokio::task::spawn_blocking(move || engine.tick())
+                    .await
+                    .is_err()
+                {
+                    tracing::error!("engine tick panicked");
+                }
+            }
+        });
+    }
+
+    /// One round of housekeeping: collect mailboxes, decide fallbacks, pump the queue, flush
+    /// notifications.
+    pub fn tick(&self) {
+        self.collect_all_mailboxes();
+        self.apply_fallbacks();
+        self.pump_queue();
+        self.flush_notices(false);
+    }
+
+    fn watch_mailboxes(&self) -> notify::Result<notify::RecommendedWatcher> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let weak = Arc::downgrade(&self.shared);
+        let root = self.shared.paths.mailbox_root.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if matches!(event.kind, EventKind::Access(_))
+                    && !matches!(
+                        event.kind,
+                        EventKind::Access(notify::event::AccessKind::Close(_))
+                    )
+                {
+                    return;
+                }
+                let Some(shared) = weak.upgrade() else { return };
+                let engine = Engine { shared };
+                let mut zhongshu_ids: Vec<String> = event
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(&root).ok())
+                    .filter_map(|rel| rel.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                zhongshu_ids.dedup();
+                for id in zhongshu_ids {
+                    engine.collect_mailbox(&id);
+                }
+            })?;
+        watcher.watch(&self.shared.paths.mailbox_root, RecursiveMode::Recursive)?;
+        Ok(watcher)
+    }
+
+    /// Ends every session's process group (server shutdown): SIGTERM, a short wait, SIGKILL.
+    pub fn shutdown(&self) {
+        let processes: Vec<Arc<PtyProcess>> = self.lock().processes.values().cloned().collect();
+        for process in &processes {
+            process.terminate();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while processes.iter().any(|p| p.is_running()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Also reaches children that outlived their session's leader.
+        for process in &processes {
+            process.kill_now();
+        }
+    }
+
+    fn counters(&self, state: &State) -> Counters {
+        Counters {
+            active_department_sessions: state.active_departments(),
+            active_zhongshu_sessions: state.active_zhongshu(),
+            max_department_sessions: self.shared.config.max_departments,
+        }
+    }
+
+    fn prompt_context(&self) -> prompts::PromptContext<'_> {
+        let config = &self.shared.config;
+        prompts::PromptContext {
+            project: &config.project_name,
+            workflow_doc: &config.workflow_doc,
+            launcher_url: &self.shared.launcher_url,
+            max_departments: config.max_departments,
+            model_choices: &config.models,
+            department_model: &config.department_model,
+            dispatch: config.dispatch.as_str(),
+        }
+    }
+
+    /// `model` when it is a configured choice, else the default; unknown → 400.
+    fn pick_model(&self, model: Option<&str>, default: &str) -> ApiResult<String> {
+        match model.map(str::trim).filter(|m| !m.is_empty()) {
+            None => Ok(default.to_string()),
+            Some(m) if self.shared.config.models.iter().any(|c| c == m) => Ok(m.to_string()),
+            Some(m) => Err(ApiError::bad_request(format!("unknown model: {m}"))),
+        }
+    }
+
+    fn require_id<'a>(&self, id: &'a str, what: &str) -> ApiResult<&'a str> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(ApiError::bad_request(format!("{what} is required")));
+        }
+        if !text::is_valid_id(id) {
+            return Err(ApiError::bad_request(format!(
+                "invalid {what}: {}",
+                text::clip(id, 80)
+            )));
+        }
+        Ok(id)
+    }
+
+    /// A Zhongshu session by id (400 when unknown or not a Zhongshu).
+    fn zhongshu<'s>(&self, state: &'s State, id: &str) -> ApiResult<&'s SessionRecord> {
+        match state.session(id) {
+            Some(s) if s.is_zhongshu() => Ok(s),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "not a Zhongshu session: {id}"
+            ))),
+            None => Err(ApiError::bad_request(format!("unknown session: {id}"))),
+        }
     }
 }
 
 impl EngineApi for Engine {
     fn status(&self) -> ApiResult<StatusPayload> {
-        let config = &self.config;
-        Ok(StatusPayload {
-            ok: true,
-            api_version: API_VERSION,
-            repo: config.repo.display().to_string(),
-            project_name: config.project_name.clone(),
-            workflow_doc: config.workflow_doc.clone(),
-            departments: self.departments(),
-            active_terminals: 0,
-            active_department_sessions: 0,
-            active_zhongshu_sessions: 0,
-            active_sessions_total: 0,
-            max_terminals: config.max_departments,
-            max_department_sessions: config.max_departments,
-            model_choices: config.models.clone(),
-            zhongshu_model: config.zhongshu_model.clone(),
-            department_model: config.department_model.clone(),
-            agent: AgentInfo {
-                name: self.agent.name.clone(),
-                available: self.agent.available(),
-                command: self.agent.command_line(),
-            },
-            dispatch: config.dispatch.as_str().to_string(),
-            browser_terminals: Vec::new(),
-            queue: Vec::new(),
-            department_queue: Vec::new(),
-            sessions: Vec::new(),
-            zhongshu_sessions: Vec::new(),
-            department_sessions: Vec::new(),
-        })
+        Ok(self.status_payload())
+    }
+
+    fn start_zhongshu(&self, request: StartZhongshuRequest) -> ApiResult<StartedSession> {
+        self.start_zhongshu_session(request)
+    }
+
+    fn restart_zhongshu(&self, request: RestartZhongshuRequest) -> ApiResult<RestartResponse> {
+        self.restart_zhongshu_session(request)
+    }
+
+    fn report_plan(&self, request: ReportPlanRequest) -> ApiResult<ReportPlanResponse> {
+        self.register_plan(request, "http")
+    }
+
+    fn start_assignments(
+        &self,
+        request: StartAssignmentsRequest,
+    ) -> ApiResult<StartAssignmentsResponse> {
+        self.confirm_assignments(request)
+    }
+
+    fn start_department(
+        &self,
+        request: StartDepartmentRequest,
+        require_parent: bool,
+    ) -> ApiResult<StartedSession> {
+        self.start_department_now(request, require_parent)
+    }
+
+    fn session_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse> {
+        self.send_input(request)
+    }
+
+    fn close_session(&self, request: SessionIdRequest) -> ApiResult<SessionResponse> {
+        self.close(request)
+    }
+
+    fn zhongshu_sessions(&self) -> ApiResult<ZhongshuSessionsResponse> {
+        Ok(self.zhongshu_sessions_payload())
+    }
+
+    fn zhongshu_plan(&self, id: String) -> ApiResult<ZhongshuPlanResponse> {
+        self.plan_payload(&id)
+    }
+
+    fn zhongshu_inbox(&self, id: String, peek: bool) -> ApiResult<InboxResponse> {
+        self.inbox_payload(&id, peek)
+    }
+
+    fn zhongshu_context(&self, id: String) -> ApiResult<ContextResponse> {
+        self.context_payload(&id)
     }
 }

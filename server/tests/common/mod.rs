@@ -58,6 +58,23 @@ impl TestServer {
         TestServer { addr, repo, child }
     }
 
+    /// Stops this server (SIGKILL, as a crash would) and starts a new one on the same repo.
+    pub fn restart(mut self, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let repo = std::mem::replace(&mut self.repo, tempfile::tempdir().unwrap());
+        TestServer::start_in(repo, args, env)
+    }
+
+    /// Stops the server with a signal and waits for it (graceful shutdown).
+    pub fn stop_with(&mut self, signal: i32) {
+        // SAFETY: sending a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+        let _ = self.child.wait();
+    }
+
     pub fn repo_path(&self) -> &Path {
         self.repo.path()
     }
@@ -106,6 +123,22 @@ impl TestServer {
         )
     }
 
+    /// POST a JSON value and expect 200 with `ok: true`.
+    pub fn post_ok(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self.post_json(path, &body.to_string());
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        let json = response.json();
+        assert_eq!(json["ok"], true, "{json}");
+        json
+    }
+
+    /// GET and expect 200 with `ok: true`.
+    pub fn get_ok(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path);
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        response.json()
+    }
+
     /// Sends bytes exactly as given and reads the whole response.
     pub fn raw(&self, bytes: &[u8]) -> Response {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
@@ -133,6 +166,20 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

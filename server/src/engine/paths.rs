@@ -1,0 +1,135 @@
+//! The state directory layout, and the guarantee that nothing is written outside it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::text::is_valid_id;
+
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    /// Canonical state directory.
+    pub root: PathBuf,
+    pub prompts: PathBuf,
+    pub logs: PathBuf,
+    pub mailbox_root: PathBuf,
+    pub audit: PathBuf,
+    pub db: PathBuf,
+}
+
+/// The mailbox directories of one Zhongshu session.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub root: PathBuf,
+    pub incoming: PathBuf,
+    pub archive: PathBuf,
+    pub rejected: PathBuf,
+}
+
+impl StatePaths {
+    /// Creates the state directory and its fixed subdirectories.
+    pub fn create(root: &Path) -> Result<StatePaths> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create state directory {}", root.display()))?;
+        let root = root.canonicalize()?;
+        let paths = StatePaths {
+            prompts: root.join("codex_governance_prompts"),
+            logs: root.join("codex_governance_logs"),
+            mailbox_root: root.join("codex_governance_mailbox"),
+            audit: root.join("codex_governance_audit.jsonl"),
+            db: root.join("codex_governance.db"),
+            root,
+        };
+        for dir in [&paths.prompts, &paths.logs, &paths.mailbox_root] {
+            paths.create_dir(dir)?;
+        }
+        for file in [&paths.audit, &paths.db] {
+            paths.check_inside(file)?;
+        }
+        Ok(paths)
+    }
+
+    /// Mailbox paths of a Zhongshu session (the id is validated first).
+    pub fn mailbox(&self, zhongshu_id: &str) -> Result<Mailbox> {
+        if !is_valid_id(zhongshu_id) {
+            bail!("invalid session id");
+        }
+        let root = self.mailbox_root.join(zhongshu_id);
+        Ok(Mailbox {
+            incoming: root.join("incoming"),
+            archive: root.join("archive"),
+            rejected: root.join("rejected"),
+            root,
+        })
+    }
+
+    /// Creates the mailbox directories, refusing any that resolve outside the state dir.
+    pub fn create_mailbox(&self, zhongshu_id: &str) -> Result<Mailbox> {
+        let mailbox = self.mailbox(zhongshu_id)?;
+        for dir in [
+            &mailbox.root,
+            &mailbox.incoming,
+            &mailbox.archive,
+            &mailbox.rejected,
+        ] {
+            self.create_dir(dir)?;
+        }
+        Ok(mailbox)
+    }
+
+    fn create_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        self.check_inside(dir)
+    }
+
+    /// Fails when `path` (or, if it does not exist yet, its parent) resolves outside the state
+    /// directory, e.g. through a planted symlink.
+    pub fn check_inside(&self, path: &Path) -> Result<()> {
+        let resolved = match path.canonicalize() {
+            Ok(p) => p,
+            Err(_) => {
+                let parent = path.parent().context("path without parent")?;
+                parent
+                    .canonicalize()
+                    .with_context(|| format!("cannot resolve {}", parent.display()))?
+                    .join(path.file_name().context("path without file name")?)
+            }
+        };
+        if !resolved.starts_with(&self.root) {
+            bail!(
+                "refusing {}: it resolves outside the state directory",
+                path.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailboxes_stay_inside_the_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::create(&dir.path().join("state")).unwrap();
+        let mailbox = paths.create_mailbox("zhongshu-1").unwrap();
+        assert!(mailbox.incoming.is_dir());
+        assert!(paths.mailbox("../etc").is_err());
+        assert!(paths.mailbox("a/b").is_err());
+    }
+
+    #[test]
+    fn a_planted_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let paths = StatePaths::create(&dir.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), paths.mailbox_root.join("zhongshu-2")).unwrap();
+        let err = paths.create_mailbox("zhongshu-2").unwrap_err();
+        assert!(
+            err.to_string().contains("outside the state directory"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+}

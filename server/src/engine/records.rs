@@ -1,0 +1,69 @@
+//! What the engine persists about a session (the API payload is derived from it, see views.rs).
+
+use app::api::InputRecord;
+use serde::{Deserialize, Serialize};
+
+pub const ZHONGSHU: &str = "zhongshu";
+pub const DEPARTMENT: &str = "department";
+
+pub const RUNNING: &str = "running";
+pub const EXITED: &str = "exited";
+pub const INTERRUPTED: &str = "interrupted";
+
+pub const PENDING: &str = "pending";
+pub const REPORTED: &str = "reported";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub seq: i64,
+    /// `zhongshu` or `department`.
+    pub kind: String,
+    /// Department key (`zhongshu` for Zhongshu sessions).
+    pub department: String,
+    pub title: String,
+    pub task: String,
+    pub model: String,
+    pub agent: String,
+    pub pid: Option<u32>,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// Unix ms of the end, for the fallback grace period.
+    #[serde(default)]
+    pub ended_at_ms: Option<i64>,
+    pub prompt_path: String,
+    pub log_path: String,
+    pub parent_session_id: Option<String>,
+    pub report_status: String,
+    pub reported_at: Option<String>,
+    pub last_report_id: Option<String>,
+    pub auto_closed: bool,
+    pub auto_close_reason: Option<String>,
+    #[serde(default)]
+    pub input_history: Vec<InputRecord>,
+    pub resumed_from_session_id: Option<String>,
+    /// The launcher already decided about a fallback result for this department.
+    #[serde(default)]
+    pub fallback_done: bool,
+}
+
+impl SessionRecord {
+    pub fn is_zhongshu(&self) -> bool {
+        self.kind == ZHONGSHU
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status == RUNNING
+    }
+
+    pub fn is_reported(&self) -> bool {
+        self.report_status == REPORTED
+    }
+
+    /// Occupies a department slot: running and not yet reported (SPEC §Plans).
+    pub fn holds_slot(&self) -> bool {
+        !self.is_zhongshu() && self.is_running() && !self.is_reported()
+    }
+}

@@ -1,0 +1,496 @@
+//! Starting, restarting, typing into and closing agent sessions; reacting to their exit.
+
+use std::sync::Arc;
+
+use app::api::*;
+use serde_json::json;
+
+use super::agent::{AgentProfile, CommandValues};
+use super::records::*;
+use super::{internal, prompts, text, Engine, State};
+use crate::pty::{PtyProcess, SpawnSpec};
+use crate::report::config::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
+
+/// Everything needed to launch one session.
+pub(super) struct Launch {
+    pub kind: &'static str,
+    pub department: String,
+    pub title: String,
+    pub task: String,
+    pub model: String,
+    pub agent: AgentProfile,
+    pub parent_session_id: Option<String>,
+    pub resumed_from_session_id: Option<String>,
+}
+
+pub(super) const ZHONGSHU_TITLE: &str = "中书省 Zhongshu";
+
+impl Engine {
+    /// Starts a session's process on a PTY and records it. The caller holds the state lock.
+    pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
+        let shared = &self.shared;
+        let id = text::new_id(if launch.kind == ZHONGSHU {
+            ZHONGSHU
+        } else {
+            &launch.department
+        });
+        let mailbox_owner = launch
+            .parent_session_id
+            .clone()
+            .unwrap_or_else(|| id.clone());
+        let mailbox = shared
+            .paths
+            .create_mailbox(&mailbox_owner)
+            .map_err(internal)?;
+
+        let ctx = self.prompt_context();
+        let prompt = if launch.kind == ZHONGSHU {
+            prompts::zhongshu(
+                &ctx,
+                &id,
+                &launch.task,
+                &shared.governance.department_titles(),
+            )
+        } else {
+            let department = self.department_config(&launch.department)?;
+            prompts::department(
+                &ctx,
+                &prompts::DepartmentPrompt {
+                    session_id: &id,
+                    parent_session_id: &mailbox_owner,
+                    department: &department,
+                    task: &launch.task,
+                    mailbox_incoming: &mailbox.incoming.display().to_string(),
+                },
+            )
+        };
+        let prefix = &launch.department;
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let prompt_path = shared
+            .paths
+            .prompts
+            .join(format!("{stamp}-{}-{prefix}.txt", text::unix_nanos()));
+        let log_path = shared.paths.logs.join(format!("{id}-{prefix}.log"));
+        for path in [&prompt_path, &log_path] {
+            shared.paths.check_inside(path).map_err(internal)?;
+        }
+        std::fs::write(&prompt_path, &prompt).map_err(|e| {
+            internal(anyhow::anyhow!(
+                "cannot write prompt {}: {e}",
+                prompt_path.display()
+            ))
+        })?;
+
+        let repo = shared.config.repo.display().to_string();
+        let prompt_file = prompt_path.display().to_string();
+        let (program, args) = launch.agent.command(&CommandValues {
+            model: &launch.model,
+            repo: &repo,
+            prompt: &prompt,
+            prompt_file: &prompt_file,
+            self_exe: shared.self_exe.clone(),
+        });
+        let mut spec = SpawnSpec::new(program.clone(), args, shared.config.repo.clone());
+        spec.transcript = Some(log_path.clone());
+        spec.env = vec![
+            ("CODEX_GOVERNANCE_URL".into(), shared.launcher_url.clone()),
+            ("CODEX_GOVERNANCE_SESSION_ID".into(), id.clone()),
+            ("CODEX_GOVERNANCE_ROLE".into(), launch.kind.into()),
+            (
+                "CODEX_GOVERNANCE_DEPARTMENT".into(),
+                launch.department.clone(),
+            ),
+            (
+                "CODEX_GOVERNANCE_MAILBOX".into(),
+                mailbox.incoming.display().to_string(),
+            ),
+            ("CODEX_GOVERNANCE_PROMPT_FILE".into(), prompt_file.clone()),
+            ("CODEX_GOVERNANCE_MODEL".into(), launch.model.clone()),
+        ];
+        if let Some(parent) = &launch.parent_session_id {
+            spec.env
+                .push(("CODEX_GOVERNANCE_PARENT_SESSION_ID".into(), parent.clone()));
+        }
+
+        let weak = Arc::downgrade(&self.shared);
+        let exit_id = id.clone();
+        let process = PtyProcess::spawn(spec, move |code| {
+            if let Some(shared) = weak.upgrade() {
+                Engine { shared }.on_exit(&exit_id, code);
+            }
+        })
+        .map_err(|err| {
+            ApiError::bad_request(format!(
+                "cannot start agent `{}` ({program}): {err}",
+                launch.agent.name
+            ))
+        })?;
+
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let record = SessionRecord {
+            id: id.clone(),
+            seq,
+            kind: launch.kind.into(),
+            department: launch.department.clone(),
+            title: launch.title,
+            task: launch.task,
+            model: launch.model.clone(),
+            agent: launch.agent.name.clone(),
+            pid: Some(process.pid()),
+            status: RUNNING.into(),
+            exit_code: None,
+            started_at: text::now_text(),
+            ended_at: None,
+            ended_at_ms: None,
+            prompt_path: prompt_file.clone(),
+            log_path: log_path.display().to_string(),
+            parent_session_id: launch.parent_session_id.clone(),
+            report_status: PENDING.into(),
+            reported_at: None,
+            last_report_id: None,
+            auto_closed: false,
+            auto_close_reason: None,
+            input_history: Vec::new(),
+            resumed_from_session_id: launch.resumed_from_session_id,
+            fallback_done: false,
+        };
+        state.sessions.push(record);
+        state.processes.insert(id.clone(), process.clone());
+        state.save_session(&id).map_err(internal)?;
+        shared.audit.record(
+            "session_started",
+            json!({
+                "session_id": id,
+                "session_kind": launch.kind,
+                "department": launch.department,
+                "parent_session_id": launch.parent_session_id,
+                "model": launch.model,
+                "agent": launch.agent.name,
+                "pid": process.pid(),
+            }),
+        );
+        self.emit("sessions", Some(&id));
+        let record = state.session(&id).expect("just inserted").clone();
+        Ok(StartedSession {
+            ok: true,
+            prompt_path: prompt_file,
+            pid: Some(process.pid()),
+            session: self.session_view(state, &record),
+            browser_terminal: None,
+            counters: self.counters(state),
+        })
+    }
+
+    /// The process of a session ended (called from its waiter thread).
+    pub(super) fn on_exit(&self, id: &str, code: i32) {
+        {
+            let mut state = self.lock();
+            state.processes.remove(id);
+            let Some(record) = state.session_mut(id) else {
+                return;
+            };
+            record.status = EXITED.into();
+            record.exit_code = Some(code);
+            record.pid = None;
+            record.ended_at = Some(text::now_text());
+            record.ended_at_ms = Some(chrono::Utc::now().timestamp_millis());
+            let kind = record.kind.clone();
+            if let Err(err) = state.save_session(id) {
+                tracing::error!("{err:#}");
+            }
+            self.shared.audit.record(
+                "session_exited",
+                json!({"session_id": id, "session_kind": kind, "exit_code": code}),
+            );
+        }
+        self.emit("sessions", Some(id));
+        // A department may have written its report just before exiting.
+        let parent = self
+            .lock()
+            .session(id)
+            .and_then(|s| s.parent_session_id.clone());
+        if let Some(parent) = parent {
+            self.collect_mailbox(&parent);
+        }
+        self.pump_queue();
+    }
+
+    pub(super) fn start_zhongshu_session(
+        &self,
+        request: StartZhongshuRequest,
+    ) -> ApiResult<StartedSession> {
+        let task = text::normalize(&request.task);
+        if task.is_empty() {
+            return Err(ApiError::bad_request("task is required"));
+        }
+        let model =
+            self.pick_model(request.model.as_deref(), &self.shared.config.zhongshu_model)?;
+        let agent = match request
+            .agent
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            None => self.shared.agent.clone(),
+            Some(name) => {
+                AgentProfile::select(Some(name), self.shared.config.agent_command.as_deref())
+                    .map_err(ApiError::bad_request)?
+            }
+        };
+        let mut state = self.lock();
+        let started = self.launch(
+            &mut state,
+            Launch {
+                kind: ZHONGSHU,
+                department: ZHONGSHU.into(),
+                title: ZHONGSHU_TITLE.into(),
+                task,
+                model,
+                agent,
+                parent_session_id: None,
+                resumed_from_session_id: None,
+            },
+        )?;
+        let id = started.session.id.clone();
+        let plan = self.empty_plan(&id);
+        state
+            .store
+            .write(|w| w.plan(&id, &plan))
+            .map_err(internal)?;
+        state.plans.insert(id, plan);
+        Ok(started)
+    }
+
+    pub(super) fn restart_zhongshu_session(
+        &self,
+        request: RestartZhongshuRequest,
+    ) -> ApiResult<RestartResponse> {
+        let source_id = self
+            .require_id(&request.session_id, "session_id")?
+            .to_string();
+        let mut state = self.lock();
+        let source = self.zhongshu(&state, &source_id)?.clone();
+        let model = self.pick_model(request.model.as_deref(), &source.model)?;
+
+        if source.is_running() {
+            let resume = self.resume_prompt(&state, &source);
+            let process = state.processes.get(&source_id).cloned();
+            let written = process
+                .map(|p| p.write(format!("{resume}\r").as_bytes()))
+                .unwrap_or_else(|| Err(std::io::Error::other("process not attached")));
+            written.map_err(|e| {
+                internal(anyhow::anyhow!("cannot write to session {source_id}: {e}"))
+            })?;
+            self.shared.audit.record(
+                "session_resumed",
+                json!({"session_id": source_id, "inline": true}),
+            );
+            let session = self.session_view(&state, &source);
+            return Ok(RestartResponse {
+                ok: true,
+                resumed_inline: true,
+                source_session_id: source_id,
+                session,
+                prompt_path: None,
+                pid: None,
+            });
+        }
+
+        let agent = AgentProfile::select(
+            Some(&source.agent),
+            self.shared.config.agent_command.as_deref(),
+        )
+        .unwrap_or_else(|_| self.shared.agent.clone());
+        let started = self.launch(
+            &mut state,
+            Launch {
+                kind: ZHONGSHU,
+                department: ZHONGSHU.into(),
+                title: ZHONGSHU_TITLE.into(),
+                task: source.task.clone(),
+                model,
+                agent,
+                parent_session_id: None,
+                resumed_from_session_id: Some(source_id.clone()),
+            },
+        )?;
+        let new_id = started.session.id.clone();
+        // The new session inherits the plan and the results (already read).
+        let mut plan = state
+            .plans
+            .get(&source_id)
+            .cloned()
+            .unwrap_or_else(|| self.empty_plan(&new_id));
+        plan.session_id = new_id.clone();
+        let copied: Vec<DepartmentResult> = state
+            .results
+            .get(&source_id)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut r| {
+                r.parent_session_id = new_id.clone();
+                r.read = true;
+                r
+            })
+            .collect();
+        state
+            .store
+            .write(|w| {
+                w.plan(&new_id, &plan)?;
+                for r in copied.iter().rev() {
+                    w.result(&new_id, &r.report_id, r)?;
+                }
+                Ok(())
+            })
+            .map_err(internal)?;
+        state.plans.insert(new_id.clone(), plan);
+        state.results.insert(new_id.clone(), copied);
+        self.shared.audit.record(
+            "session_resumed",
+            json!({"session_id": new_id, "source_session_id": source_id, "inline": false}),
+        );
+        let record = state.session(&new_id).expect("just launched").clone();
+        Ok(RestartResponse {
+            ok: true,
+            resumed_inline: false,
+            source_session_id: source_id,
+            session: self.session_view(&state, &record),
+            prompt_path: Some(started.prompt_path),
+            pid: started.pid,
+        })
+    }
+
+    fn resume_prompt(&self, state: &State, source: &SessionRecord) -> String {
+        let plan_summary = state
+            .plans
+            .get(&source.id)
+            .filter(|p| p.ready)
+            .map(|p| text::clip(&p.summary, 300))
+            .unwrap_or_else(|| "no plan reported yet".into());
+        let children: Vec<String> = state
+            .sessions
+            .iter()
+            .filter(|s| s.parent_session_id.as_deref() == Some(&source.id))
+            .map(|s| {
+                format!(
+                    "{} {} ({}, {})",
+                    s.department, s.id, s.status, s.report_status
+                )
+            })
+            .collect();
+        let results: Vec<String> = state
+            .results
+            .get(&source.id)
+            .map(|rs| {
+                rs.iter()
+                    .take(5)
+                    .map(|r| format!("{}: {}", r.department, text::clip(&r.summary, 160)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        prompts::resume(
+            &self.prompt_context(),
+            &source.id,
+            &source.task,
+            &plan_summary,
+            &children,
+            &results,
+        )
+    }
+
+    pub(super) fn send_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse> {
+        let id = self
+            .require_id(&request.session_id, "session_id")?
+            .to_string();
+        let input = text::normalize(&request.input);
+        if input.is_empty() {
+            return Err(ApiError::bad_request("input is required"));
+        }
+        let mut state = self.lock();
+        let record = state
+            .session(&id)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {id}")))?
+            .clone();
+        let process = match (record.is_running(), state.processes.get(&id)) {
+            (true, Some(process)) => process.clone(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "session is not running: {id}"
+                )))
+            }
+        };
+        let line = if record.is_zhongshu() {
+            format!(
+                "{input} (When the plan changes, POST it to {}/api/report_zhongshu_plan with session_id {id}.)",
+                self.shared.launcher_url
+            )
+        } else {
+            input.clone()
+        };
+        let outcome = process.write(format!("{line}\r").as_bytes());
+        let entry = InputRecord {
+            text: input,
+            sent_at: text::now_text(),
+            ok: outcome.is_ok(),
+            error: outcome.as_ref().err().map(|e| e.to_string()),
+        };
+        if let Some(record) = state.session_mut(&id) {
+            record.input_history.push(entry);
+        }
+        state.save_session(&id).map_err(internal)?;
+        outcome.map_err(|e| internal(anyhow::anyhow!("cannot write to session {id}: {e}")))?;
+        self.emit("sessions", Some(&id));
+        let record = state.session(&id).expect("exists").clone();
+        Ok(SessionResponse {
+            ok: true,
+            session: self.session_view(&state, &record),
+        })
+    }
+
+    pub(super) fn close(&self, request: SessionIdRequest) -> ApiResult<SessionResponse> {
+        let id = self
+            .require_id(&request.session_id, "session_id")?
+            .to_string();
+        let state = self.lock();
+        let record = state
+            .session(&id)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {id}")))?
+            .clone();
+        if let Some(process) = state.processes.get(&id) {
+            process.terminate();
+            self.shared.audit.record(
+                "session_closed",
+                json!({"session_id": id, "session_kind": record.kind, "reason": "user"}),
+            );
+        }
+        Ok(SessionResponse {
+            ok: true,
+            session: self.session_view(&state, &record),
+        })
+    }
+
+    /// Department config by key; Menxia is always known.
+    pub(super) fn department_config(
+        &self,
+        key: &str,
+    ) -> ApiResult<crate::report::config::Department> {
+        if key == MENXIA_KEY {
+            return Ok(crate::report::config::Department {
+                key: MENXIA_KEY.into(),
+                title: MENXIA_TITLE.into(),
+                duty: MENXIA_DUTY.into(),
+                globs: Vec::new(),
+                verify: Vec::new(),
+            });
+        }
+        self.shared
+            .governance
+            .departments
+            .iter()
+            .find(|d| d.key == key)
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request(format!("unknown department: {key}")))
+    }
+}

@@ -1,0 +1,330 @@
+//! API payloads derived from the engine state: session views (with heartbeat and preview),
+//! status, Zhongshu lists, plan, inbox and context.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use app::api::*;
+use chrono::TimeZone;
+
+use super::records::*;
+use super::{internal, text, Engine, State};
+
+/// Bytes of transcript tail looked at for the preview.
+const PREVIEW_BYTES: usize = 8 * 1024;
+
+fn file_tail(path: &str, max: u64) -> Vec<u8> {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut out = Vec::new();
+    let _ = file.read_to_end(&mut out);
+    out
+}
+
+fn rfc3339_from_ms(ms: i64) -> String {
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// The API view of one session.
+    pub(super) fn session_view(&self, state: &State, record: &SessionRecord) -> Session {
+        let process = state.processes.get(&record.id);
+        let (tail, last_output_ms) = match process {
+            Some(p) => (p.output().tail(PREVIEW_BYTES), p.output().last_output_ms()),
+            None => {
+                let modified = std::fs::metadata(&record.log_path)
+                    .ok()
+                    .filter(|m| m.len() > 0)
+                    .and_then(|m| m.modified().ok())
+                    .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
+                (file_tail(&record.log_path, PREVIEW_BYTES as u64), modified)
+            }
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let idle_seconds = last_output_ms.map(|t| ((now - t).max(0) / 1000) as u64);
+        let heartbeat = if record.is_zhongshu() {
+            "n/a"
+        } else if !record.is_running() {
+            "exited"
+        } else {
+            match idle_seconds {
+                None => "unknown",
+                Some(idle) if idle < self.shared.config.stale_seconds => "active",
+                Some(_) => "stalled",
+            }
+        };
+        let mailbox = self
+            .shared
+            .paths
+            .mailbox(record.parent_session_id.as_deref().unwrap_or(&record.id))
+            .map(|m| MailboxPaths {
+                root: m.root.display().to_string(),
+                incoming: m.incoming.display().to_string(),
+                archive: m.archive.display().to_string(),
+            })
+            .unwrap_or_default();
+        let (department_fields, zhongshu_fields) = if record.is_zhongshu() {
+            let plan = state.plans.get(&record.id);
+            let plan_status = match plan {
+                Some(p) if p.ready && p.needs_confirmation => "awaiting_confirmation",
+                Some(p) if p.ready => "confirmed",
+                _ => "waiting",
+            };
+            let unread = state
+                .results
+                .get(&record.id)
+                .map(|rs| rs.iter().filter(|r| !r.read).count())
+                .unwrap_or(0);
+            (
+                None,
+                Some(ZhongshuFields {
+                    unread_result_count: unread as u32,
+                    child_department_ids: self
+                        .children(state, &record.id)
+                        .map(|c| c.id.clone())
+                        .collect(),
+                    plan_status: plan_status.into(),
+                    plan_reported_at: plan.and_then(|p| p.reported_at.clone()),
+                    input_history: record.input_history.clone(),
+                    resumed_from_session_id: record.resumed_from_session_id.clone(),
+                }),
+            )
+        } else {
+            (
+                Some(DepartmentFields {
+                    report_status: record.report_status.clone(),
+                    reported_at: record.reported_at.clone(),
+                    last_report_id: record.last_report_id.clone(),
+                    auto_closed: record.auto_closed,
+                    auto_close_reason: record.auto_close_reason.clone(),
+                }),
+                None,
+            )
+        };
+        Session {
+            id: record.id.clone(),
+            session_kind: record.kind.clone(),
+            role: record.kind.clone(),
+            department: record.department.clone(),
+            title: record.title.clone(),
+            task: record.task.clone(),
+            model: record.model.clone(),
+            agent: record.agent.clone(),
+            pid: record.pid,
+            status: record.status.clone(),
+            exit_code: record.exit_code,
+            started_at: record.started_at.clone(),
+            ended_at: record.ended_at.clone(),
+            prompt_path: record.prompt_path.clone(),
+            log_path: record.log_path.clone(),
+            parent_session_id: record.parent_session_id.clone(),
+            mailbox,
+            heartbeat_status: heartbeat.into(),
+            idle_seconds,
+            last_activity_at: last_output_ms.map(rfc3339_from_ms),
+            browser_terminal_id: None,
+            browser_terminal_status: None,
+            browser_terminal_url: None,
+            browser_terminal_title: None,
+            transcript_preview: text::transcript_preview(&tail, 6),
+            department_fields,
+            zhongshu_fields,
+        }
+    }
+
+    fn children<'s>(
+        &self,
+        state: &'s State,
+        parent: &'s str,
+    ) -> impl Iterator<Item = &'s SessionRecord> + 's {
+        state
+            .sessions
+            .iter()
+            .filter(move |s| s.parent_session_id.as_deref() == Some(parent))
+    }
+
+    fn queued_for(state: &State, parent: &str) -> Vec<QueuedAssignment> {
+        state
+            .queue
+            .iter()
+            .filter(|(_, q)| q.parent_session_id == parent)
+            .map(|(_, q)| q.clone())
+            .collect()
+    }
+
+    pub(super) fn status_payload(&self) -> StatusPayload {
+        let state = self.lock();
+        let config = &self.shared.config;
+        let sessions: Vec<Session> = state
+            .sessions
+            .iter()
+            .map(|r| self.session_view(&state, r))
+            .collect();
+        let (zhongshu_sessions, department_sessions): (Vec<Session>, Vec<Session>) = sessions
+            .iter()
+            .cloned()
+            .partition(|s| s.session_kind == ZHONGSHU);
+        let counters = self.counters(&state);
+        let queue: Vec<QueuedAssignment> = state.queue.iter().map(|(_, q)| q.clone()).collect();
+        StatusPayload {
+            ok: true,
+            api_version: API_VERSION,
+            repo: config.repo.display().to_string(),
+            project_name: config.project_name.clone(),
+            workflow_doc: config.workflow_doc.clone(),
+            departments: self
+                .shared
+                .governance
+                .department_titles()
+                .into_iter()
+                .map(|(key, title, duty)| DepartmentInfo { key, title, duty })
+                .collect(),
+            active_terminals: counters.active_department_sessions,
+            active_department_sessions: counters.active_department_sessions,
+            active_zhongshu_sessions: counters.active_zhongshu_sessions,
+            active_sessions_total: state.sessions.iter().filter(|s| s.is_running()).count() as u32,
+            max_terminals: config.max_departments,
+            max_department_sessions: config.max_departments,
+            model_choices: config.models.clone(),
+            zhongshu_model: config.zhongshu_model.clone(),
+            department_model: config.department_model.clone(),
+            agent: AgentInfo {
+                name: self.shared.agent.name.clone(),
+                available: self.shared.agent.available(),
+                command: self.shared.agent.command_line(),
+            },
+            dispatch: config.dispatch.as_str().into(),
+            browser_terminals: Vec::new(),
+            department_queue: queue.clone(),
+            queue,
+            sessions,
+            zhongshu_sessions,
+            department_sessions,
+        }
+    }
+
+    pub(super) fn zhongshu_sessions_payload(&self) -> ZhongshuSessionsResponse {
+        let state = self.lock();
+        let zhongshu_sessions = state
+            .sessions
+            .iter()
+            .filter(|s| s.is_zhongshu())
+            .map(|record| ZhongshuEntry {
+                session: self.session_view(&state, record),
+                child_departments: self
+                    .children(&state, &record.id)
+                    .map(|c| self.session_view(&state, c))
+                    .collect(),
+                queued_departments: Self::queued_for(&state, &record.id),
+                report_count: state.results.get(&record.id).map_or(0, |r| r.len()) as u32,
+            })
+            .collect();
+        ZhongshuSessionsResponse {
+            ok: true,
+            counters: self.counters(&state),
+            queue: state.queue.iter().map(|(_, q)| q.clone()).collect(),
+            zhongshu_sessions,
+        }
+    }
+
+    pub(super) fn plan_payload(&self, id: &str) -> ApiResult<ZhongshuPlanResponse> {
+        let id = self.require_id(id, "id")?;
+        let state = self.lock();
+        let record = self.zhongshu(&state, id)?;
+        let plan = state
+            .plans
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| self.empty_plan(id));
+        Ok(ZhongshuPlanResponse {
+            ok: true,
+            session: self.session_view(&state, record),
+            plan,
+            counters: self.counters(&state),
+            model_choices: self.shared.config.models.clone(),
+        })
+    }
+
+    pub(super) fn inbox_payload(&self, id: &str, peek: bool) -> ApiResult<InboxResponse> {
+        let id = self.require_id(id, "id")?.to_string();
+        self.zhongshu(&self.lock(), &id)?;
+        self.collect_mailbox(&id);
+        let mut state = self.lock();
+        let results = state.results.get(&id).cloned().unwrap_or_default();
+        let (unread_results, read_results): (Vec<_>, Vec<_>) =
+            results.into_iter().partition(|r| !r.read);
+        if !peek && !unread_results.is_empty() {
+            let now_read: Vec<DepartmentResult> = unread_results
+                .iter()
+                .cloned()
+                .map(|r| DepartmentResult { read: true, ..r })
+                .collect();
+            state
+                .store
+                .write(|w| {
+                    now_read
+                        .iter()
+                        .try_for_each(|r| w.result(&id, &r.report_id, r))
+                })
+                .map_err(internal)?;
+            if let Some(list) = state.results.get_mut(&id) {
+                list.iter_mut().for_each(|r| r.read = true);
+            }
+            self.emit("results", Some(&id));
+        }
+        let record = state.session(&id).expect("checked above").clone();
+        let (running, completed): (Vec<&SessionRecord>, Vec<&SessionRecord>) = self
+            .children(&state, &id)
+            .partition(|c| c.is_running() && !c.is_reported());
+        Ok(InboxResponse {
+            ok: true,
+            session: self.session_view(&state, &record),
+            unread_count: unread_results.len() as u32,
+            unread_results,
+            read_results,
+            running_departments: running
+                .into_iter()
+                .map(|c| self.session_view(&state, c))
+                .collect(),
+            completed_departments: completed
+                .into_iter()
+                .map(|c| self.session_view(&state, c))
+                .collect(),
+            queued_departments: Self::queued_for(&state, &id),
+            rejected: state.rejected.get(&id).cloned().unwrap_or_default(),
+        })
+    }
+
+    pub(super) fn context_payload(&self, id: &str) -> ApiResult<ContextResponse> {
+        let id = self.require_id(id, "id")?;
+        let state = self.lock();
+        let record = self.zhongshu(&state, id)?;
+        Ok(ContextResponse {
+            ok: true,
+            context: ZhongshuContextSnapshot {
+                session: self.session_view(&state, record),
+                task: record.task.clone(),
+                plan: state
+                    .plans
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| self.empty_plan(id)),
+                reports: state
+                    .results
+                    .get(id)
+                    .map(|r| r.iter().take(10).cloned().collect())
+                    .unwrap_or_default(),
+                children: self
+                    .children(&state, id)
+                    .map(|c| self.session_view(&state, c))
+                    .collect(),
+            },
+        })
+    }
+}

@@ -1,0 +1,357 @@
+//! A child process in a pseudo-terminal: output goes to a transcript file and a bounded ring of
+//! retained output (for late viewers and previews); input, resize and process-group kill.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use tokio::sync::watch;
+
+use super::ring::Ring;
+
+/// Default retained output per terminal.
+pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
+/// How long a terminated process group gets before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub cols: u16,
+    pub rows: u16,
+    /// Raw output is appended here as it arrives.
+    pub transcript: Option<PathBuf>,
+    pub ring_bytes: usize,
+}
+
+impl SpawnSpec {
+    pub fn new(program: impl Into<String>, args: Vec<String>, cwd: PathBuf) -> SpawnSpec {
+        SpawnSpec {
+            program: program.into(),
+            args,
+            cwd,
+            env: Vec::new(),
+            cols: 120,
+            rows: 32,
+            transcript: None,
+            ring_bytes: DEFAULT_RING_BYTES,
+        }
+    }
+}
+
+/// The progress of a terminal's output stream, published to viewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputProgress {
+    /// Absolute offset one past the newest byte.
+    pub end: u64,
+    /// No more output will come (the PTY closed).
+    pub closed: bool,
+}
+
+/// Output shared between the reader thread and everyone who watches it.
+pub struct Output {
+    ring: Mutex<Ring>,
+    progress: watch::Sender<OutputProgress>,
+    /// Unix milliseconds of the last output, 0 before any.
+    last_output_ms: AtomicI64,
+}
+
+impl Output {
+    fn new(capacity: usize) -> Output {
+        Output {
+            ring: Mutex::new(Ring::new(capacity)),
+            progress: watch::channel(OutputProgress {
+                end: 0,
+                closed: false,
+            })
+            .0,
+            last_output_ms: AtomicI64::new(0),
+        }
+    }
+
+    fn append(&self, data: &[u8]) {
+        let end = {
+            let mut ring = self.ring.lock().unwrap();
+            ring.push(data);
+            ring.end()
+        };
+        self.last_output_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        self.progress.send_modify(|p| p.end = end);
+    }
+
+    fn close(&self) {
+        self.progress.send_modify(|p| p.closed = true);
+    }
+
+    /// See [`Ring::read_from`].
+    pub fn read_from(&self, offset: u64, max: usize) -> (u64, Vec<u8>) {
+        self.ring.lock().unwrap().read_from(offset, max)
+    }
+
+    pub fn tail(&self, max: usize) -> Vec<u8> {
+        self.ring.lock().unwrap().tail(max)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<OutputProgress> {
+        self.progress.subscribe()
+    }
+
+    /// When the process last printed something (unix ms), if ever.
+    pub fn last_output_ms(&self) -> Option<i64> {
+        Some(self.last_output_ms.load(Ordering::Relaxed)).filter(|ms| *ms > 0)
+    }
+}
+
+/// A running (or finished) process on a PTY.
+pub struct PtyProcess {
+    pid: u32,
+    output: Arc<Output>,
+    writer: Mutex<Box<dyn Write + Send>>,
+    master: Mutex<Box<dyn MasterPty + Send>>,
+    exit: watch::Receiver<Option<i32>>,
+}
+
+impl PtyProcess {
+    /// Starts the process in a new session (its own process group) on a fresh PTY.
+    /// `on_exit` runs once, after the process ended and its output was drained.
+    pub fn spawn(
+        spec: SpawnSpec,
+        on_exit: impl FnOnce(i32) + Send + 'static,
+    ) -> anyhow::Result<Arc<PtyProcess>> {
+        let pair = native_pty_system().openpty(PtySize {
+            rows: spec.rows,
+            cols: spec.cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })?;
+        let mut command = CommandBuilder::new(&spec.program);
+        command.args(&spec.args);
+        command.cwd(&spec.cwd);
+        command.env("TERM", "xterm-256color");
+        for (key, value) in &spec.env {
+            command.env(key, value);
+        }
+        let mut transcript = match &spec.transcript {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+            None => None,
+        };
+        let mut child = pair.slave.spawn_command(command)?;
+        // Our copy of the slave must go, or the reader would never see end-of-file.
+        drop(pair.slave);
+        let pid = child.process_id().unwrap_or(0);
+        let mut reader = pair.master.try_clone_reader()?;
+        let writer = pair.master.take_writer()?;
+
+        let output = Arc::new(Output::new(spec.ring_bytes));
+        let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
+        let reader_output = output.clone();
+        std::thread::Builder::new()
+            .name(format!("pty-read-{pid}"))
+            .spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if let Some(file) = transcript.as_mut() {
+                                if let Err(err) = file.write_all(&buf[..n]) {
+                                    tracing::warn!(%err, pid, "transcript write failed; continuing without it");
+                                    transcript = None;
+                                }
+                            }
+                            reader_output.append(&buf[..n]);
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                        // EIO: every slave descriptor is closed.
+                        Err(_) => break,
+                    }
+                }
+                reader_output.close();
+                let _ = drained_tx.send(());
+            })?;
+
+        let (exit_tx, exit_rx) = watch::channel(None);
+        std::thread::Builder::new()
+            .name(format!("pty-wait-{pid}"))
+            .spawn(move || {
+                // -1: ended by a signal (portable-pty names the signal but not its number).
+                let code = match child.wait() {
+                    Ok(status) if status.signal().is_some() => -1,
+                    Ok(status) => status.exit_code() as i32,
+                    Err(_) => -1,
+                };
+                // Let the reader drain what the process printed last; a grandchild holding the
+                // terminal open must not delay the exit forever.
+                let _ = drained_rx.recv_timeout(Duration::from_secs(2));
+                let _ = exit_tx.send(Some(code));
+                on_exit(code);
+            })?;
+
+        Ok(Arc::new(PtyProcess {
+            pid,
+            output,
+            writer: Mutex::new(writer),
+            master: Mutex::new(pair.master),
+            exit: exit_rx,
+        }))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn output(&self) -> &Arc<Output> {
+        &self.output
+    }
+
+    /// Exit code once the process ended.
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.exit.borrow()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.exit_code().is_none()
+    }
+
+    /// A receiver that turns `Some(code)` when the process ends.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<i32>> {
+        self.exit.clone()
+    }
+
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut writer = self.writer.lock().unwrap();
+        writer.write_all(bytes)?;
+        writer.flush()
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
+        self.master.lock().unwrap().resize(PtySize {
+            rows: rows.max(1),
+            cols: cols.max(1),
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+    }
+
+    /// Ends the whole process group: SIGHUP + SIGTERM now, SIGKILL after a grace period (also
+    /// reaching children that outlived the leader).
+    pub fn terminate(&self) {
+        let pgid = self.pid as libc::pid_t;
+        if pgid <= 1 {
+            return;
+        }
+        signal_group(pgid, libc::SIGHUP);
+        signal_group(pgid, libc::SIGTERM);
+        let _ = std::thread::Builder::new()
+            .name(format!("pty-kill-{pgid}"))
+            .spawn(move || {
+                std::thread::sleep(KILL_GRACE);
+                signal_group(pgid, libc::SIGKILL);
+            });
+    }
+
+    /// Immediate SIGKILL of the whole group (server shutdown).
+    pub fn kill_now(&self) {
+        let pgid = self.pid as libc::pid_t;
+        if pgid > 1 {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: killpg only sends a signal; ESRCH (group gone) is fine.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> SpawnSpec {
+        SpawnSpec::new("sh", vec!["-c".into(), script.into()], std::env::temp_dir())
+    }
+
+    fn wait_exit(process: &PtyProcess) -> i32 {
+        let mut exit = process.exit_watch();
+        for _ in 0..500 {
+            if let Some(code) = *exit.borrow_and_update() {
+                return code;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("process did not exit");
+    }
+
+    #[test]
+    fn output_of_a_fast_exit_is_kept_with_the_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh("printf 'hello\\n'; exit 3");
+        spec.transcript = Some(dir.path().join("t.log"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let process = PtyProcess::spawn(spec, move |code| tx.send(code).unwrap()).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 3);
+        assert_eq!(wait_exit(&process), 3);
+        assert_eq!(process.output().tail(100), b"hello\r\n");
+        assert_eq!(
+            std::fs::read(dir.path().join("t.log")).unwrap(),
+            b"hello\r\n"
+        );
+        assert!(process.output().last_output_ms().is_some());
+    }
+
+    #[test]
+    fn input_reaches_the_process_and_size_is_applied() {
+        let process =
+            PtyProcess::spawn(sh("stty size; read line; echo got:$line"), |_| {}).unwrap();
+        process.write(b"ping\r").unwrap();
+        wait_exit(&process);
+        let text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
+        assert!(text.contains("32 120"), "{text}");
+        assert!(text.contains("got:ping"), "{text}");
+    }
+
+    #[test]
+    fn terminate_ends_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child.pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let process = PtyProcess::spawn(sh(&script), |_| {}).unwrap();
+        let mut child_pid = String::new();
+        for _ in 0..200 {
+            child_pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            if child_pid.ends_with('\n') {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let child_pid: i32 = child_pid.trim().parse().unwrap();
+        process.terminate();
+        wait_exit(&process);
+        let mut alive = true;
+        for _ in 0..400 {
+            // SAFETY: signal 0 only checks existence.
+            alive = unsafe { libc::kill(child_pid, 0) } == 0;
+            if !alive {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!alive, "grandchild {child_pid} survived");
+    }
+}
