@@ -28,6 +28,9 @@ pub enum Command {
     /// Serve the dashboard and the JSON API (default).
     #[command(after_long_help = ENV_HELP)]
     Serve(Box<ServeArgs>),
+    /// Print the governance report of a repository (changed files by department, risks,
+    /// verification, portability preflight).
+    Report(ReportArgs),
     /// The built-in scripted agent (run by the launcher inside a session's terminal).
     DemoAgent,
 }
@@ -37,6 +40,25 @@ Environment (each also settable by the option shown in [env: ...] above):
   LEPTOS_SITE_ADDR      host:port used when --host/--port are not given
   LEPTOS_SITE_ROOT      directory of the built site assets (default: found next to the binary)
   RUST_LOG              log filter, e.g. `info` or `server=debug`";
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Git repository (default: the repository containing the working directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// Compare this ref's tree with the working tree instead of `git status`.
+    #[arg(long, conflicts_with = "staged")]
+    pub base: Option<String>,
+    /// Only staged changes (index vs HEAD).
+    #[arg(long)]
+    pub staged: bool,
+    /// Print the JSON report (the API's `report` object).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 1 when the portability preflight decides REVIEW.
+    #[arg(long)]
+    pub preflight: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DispatchMode {
@@ -181,16 +203,7 @@ impl Config {
                 bind.ip()
             );
         }
-        let repo = match args.repo {
-            Some(path) => find_repo(&path)
-                .with_context(|| format!("--repo {}: not a Git repository", path.display()))?,
-            None => find_repo(cwd).with_context(|| {
-                format!(
-                    "no Git repository contains {}; run inside one or pass --repo PATH",
-                    cwd.display()
-                )
-            })?,
-        };
+        let repo = repo_or_cwd(args.repo.as_deref(), cwd)?;
         let models: Vec<String> = args
             .models
             .iter()
@@ -283,6 +296,20 @@ fn resolve_bind(
         host.unwrap_or(default_host),
         port.unwrap_or(default_port),
     ))
+}
+
+/// The repository named by `--repo`, or the one containing `cwd`, as a clear error otherwise.
+pub fn repo_or_cwd(repo: Option<&Path>, cwd: &Path) -> Result<PathBuf> {
+    match repo {
+        Some(path) => find_repo(path)
+            .with_context(|| format!("--repo {}: not a Git repository", path.display())),
+        None => find_repo(cwd).with_context(|| {
+            format!(
+                "no Git repository contains {}; run inside one or pass --repo PATH",
+                cwd.display()
+            )
+        }),
+    }
 }
 
 /// The working tree root of the Git repository containing `path`.

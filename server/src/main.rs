@@ -5,10 +5,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use app::api::EngineHandle;
 use clap::Parser;
-use server::config::{Cli, Command, Config, ServeArgs};
+use server::config::{repo_or_cwd, Cli, Command, Config, ReportArgs, ServeArgs};
 use server::engine::Engine;
 use server::http::{self, SecurityPolicy};
 use server::report::config::GovernanceConfig;
+use server::report::{self, Mode};
 
 fn main() -> Result<()> {
     init_logging();
@@ -18,6 +19,7 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| Command::Serve(Box::default()))
     {
         Command::Serve(args) => tokio::runtime::Runtime::new()?.block_on(serve(*args)),
+        Command::Report(args) => report(args),
         Command::DemoAgent => server::demo_agent::run(),
     }
 }
@@ -69,7 +71,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", addr.port()));
     let config = Arc::new(config);
-    let engine = Engine::open(config.clone(), GovernanceConfig::default(), launcher_url)?;
+    let governance = GovernanceConfig::load(&config.repo)?;
+    let engine = Engine::open(config.clone(), governance, launcher_url)?;
     engine.start_background();
     let app = http::router(EngineHandle(Arc::new(engine.clone())), policy, &site_root);
 
@@ -81,6 +84,33 @@ async fn serve(args: ServeArgs) -> Result<()> {
     http::serve(listener, app, shutdown_signal()).await;
     // Agents must not outlive the launcher: end every session's process group.
     engine.shutdown();
+    Ok(())
+}
+
+/// `codex-governance report`: exit 0, or 1 when `--preflight` decides REVIEW.
+fn report(args: ReportArgs) -> Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let repo = repo_or_cwd(args.repo.as_deref(), &cwd)?;
+    let governance = GovernanceConfig::load(&repo)?;
+    let mode = match (args.base, args.staged) {
+        (Some(base), _) => Mode::Base(base),
+        (None, true) => Mode::Staged,
+        (None, false) => Mode::Worktree,
+    };
+    // The launcher's state directory is not part of the change set.
+    let state_dir = std::env::var_os("CODEX_GOVERNANCE_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join(".tmp"));
+    let report = report::build(&repo, &governance, &mode, Some(&state_dir))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::render_text(&report));
+    }
+    let review = report.preflight.checks.portability_reference_scan.decision != "PASS";
+    if args.preflight && review {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -28,6 +28,12 @@ pub trait EngineApi: Send + Sync + 'static {
     fn zhongshu_plan(&self, id: String) -> ApiResult<ZhongshuPlanResponse>;
     fn zhongshu_inbox(&self, id: String, peek: bool) -> ApiResult<InboxResponse>;
     fn zhongshu_context(&self, id: String) -> ApiResult<ContextResponse>;
+    /// `mode`: worktree (default), staged, base (needs `base`).
+    fn report(&self, mode: Option<String>, base: Option<String>) -> ApiResult<ReportResponse>;
+    fn plan_assignments(
+        &self,
+        request: PlanAssignmentsRequest,
+    ) -> ApiResult<PlanAssignmentsResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.

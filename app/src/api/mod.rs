@@ -7,12 +7,14 @@ mod dto;
 mod engine;
 mod error;
 mod flow;
+mod report;
 
 pub use dto::*;
 #[cfg(feature = "ssr")]
 pub use engine::{engine, EngineApi, EngineHandle};
 pub use error::{ApiError, ApiResult};
 pub use flow::*;
+pub use report::*;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
@@ -64,6 +66,23 @@ pub async fn zhongshu_inbox(
 #[server(prefix = "/api", endpoint = "zhongshu_context", input = GetUrl)]
 pub async fn zhongshu_context(#[server(default)] id: String) -> Result<ContextResponse, ApiError> {
     engine()?.zhongshu_context(id)
+}
+
+/// `GET /api/report?mode=worktree|staged|base&base=REF`: the governance report from Git state.
+#[server(prefix = "/api", endpoint = "report", input = GetUrl)]
+pub async fn get_report(
+    #[server(default)] mode: Option<String>,
+    #[server(default)] base: Option<String>,
+) -> Result<ReportResponse, ApiError> {
+    engine()?.report(mode, base)
+}
+
+/// `POST /api/plan_assignments {task}`: a suggested plan from the worktree report.
+#[server(prefix = "/api", endpoint = "plan_assignments", input = Json)]
+pub async fn plan_assignments(
+    #[server(flatten)] request: PlanAssignmentsRequest,
+) -> Result<PlanAssignmentsResponse, ApiError> {
+    engine()?.plan_assignments(request)
 }
 
 /// `POST /api/start_zhongshu_session {task, model?, agent?}`.

@@ -1,5 +1,12 @@
-//! Governance configuration: departments (with their file globs and verification commands)
-//! and risk rules. Defaults follow SPEC §Report; `governance.yaml` overrides them.
+//! Governance configuration: departments (file globs, verification commands), risk rules and
+//! portability surfaces. Defaults follow SPEC §Report; `governance.yaml` at the repository root
+//! replaces them. A malformed file is an error naming the file, line and key — never a silent
+//! fallback to the defaults.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
 
 /// A Shangshu department: who owns which files and how their changes are verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +32,11 @@ pub struct RiskRule {
 pub struct GovernanceConfig {
     pub departments: Vec<Department>,
     pub risk_rules: Vec<RiskRule>,
+    /// Globs (with `**`) of the files the portability scan reads.
+    pub portability_surfaces: Vec<String>,
 }
+
+pub const CONFIG_FILE: &str = "governance.yaml";
 
 /// Menxia is always a department key, even though no files route to it.
 pub const MENXIA_KEY: &str = "menxia";
@@ -34,6 +45,16 @@ pub const MENXIA_DUTY: &str = "Risk review, boundary checks, may reject";
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn default_surfaces() -> Vec<String> {
+    strings(&[
+        "AGENTS.md",
+        "README.md",
+        "API.md",
+        "docs/governance/**/*.md",
+        "docs/contracts/**/*.md",
+    ])
 }
 
 impl Default for GovernanceConfig {
@@ -60,8 +81,8 @@ impl Default for GovernanceConfig {
                     "治理部 Governance",
                     "Task split, agent rules, README, docs, release notes",
                     &[
-                        "AGENTS.md", "CLAUDE.md", "README.md", "API.md", "CONTRIBUTING.md",
-                        "SECURITY.md", "RELEASING.md", "LICENSE", "docs/**", "**/README.md",
+                        "AGENTS.md", "CLAUDE.md", "README.md", "API.md", "CONTRIBUTING.md", "SECURITY.md",
+                        "RELEASING.md", "LICENSE", "docs/**", "**/README.md",
                     ],
                     &["git status --short"],
                 ),
@@ -70,8 +91,8 @@ impl Default for GovernanceConfig {
                     "工程部 Engineering",
                     "Launcher, frontend, scripts, verification, regression, release",
                     &[
-                        "*.py", "*.ps1", "*.html", "*.yaml", ".gitignore", "scripts/**", "tests/**",
-                        "**/tests/**", "tools/**", "*.rs", "Cargo.toml",
+                        "*.py", "*.ps1", "*.html", "*.yaml", ".gitignore", "scripts/**", "tests/**", "**/tests/**",
+                        "tools/**", "*.rs", "Cargo.toml",
                     ],
                     &["cargo test"],
                 ),
@@ -88,11 +109,193 @@ impl Default for GovernanceConfig {
                 risk("secret_file", "high", ".env", "Looks like an environment or secret file; confirm it is scrubbed before committing"),
                 risk("vendor_tree", "medium", "vendor/", "vendor/ is usually imported code; explain the source and boundary before changing it"),
             ],
+            portability_surfaces: default_surfaces(),
         }
     }
 }
 
+// ---- governance.yaml ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    #[allow(dead_code)]
+    version: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    provinces: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    departments: Option<DepartmentMap>,
+    #[serde(default)]
+    risk_rules: Option<Vec<FileRisk>>,
+    #[serde(default)]
+    portability: Option<FilePortability>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDepartment {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    duty: String,
+    #[serde(default)]
+    globs: Vec<String>,
+    #[serde(default)]
+    verify: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRisk {
+    #[serde(default = "custom_name")]
+    name: String,
+    #[serde(default = "medium_level")]
+    level: String,
+    pattern: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    allow_pattern: Option<String>,
+}
+
+fn custom_name() -> String {
+    "custom".into()
+}
+
+fn medium_level() -> String {
+    "medium".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePortability {
+    surfaces: Vec<String>,
+}
+
+/// `departments:` keeps the file's order (a plain map would not).
+#[derive(Debug)]
+struct DepartmentMap(Vec<(String, FileDepartment)>);
+
+impl<'de> Deserialize<'de> for DepartmentMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DepartmentMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of department key to {title, duty, globs, verify}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<DepartmentMap, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = access.next_entry::<String, FileDepartment>()? {
+                    out.push(entry);
+                }
+                Ok(DepartmentMap(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+const LEVELS: [&str; 3] = ["low", "medium", "high"];
+
 impl GovernanceConfig {
+    /// `governance.yaml` of the repository, or the defaults when there is none.
+    pub fn load(repo: &Path) -> Result<GovernanceConfig> {
+        let path = repo.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path.display().to_string()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Ok(GovernanceConfig::default())
+            }
+            Err(err) => bail!("{}: {err}", path.display()),
+        }
+    }
+
+    /// Parses the YAML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<GovernanceConfig> {
+        let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+        let file: FileConfig = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let key = err.path().to_string();
+            let inner = err.into_inner();
+            let at = inner
+                .location()
+                .map(|l| format!(" line {} column {}", l.line(), l.column()))
+                .unwrap_or_default();
+            anyhow::anyhow!("{origin}{at}: key `{key}`: {inner}")
+        })?;
+        let defaults = GovernanceConfig::default();
+        let departments = match file.departments {
+            None => defaults.departments,
+            Some(DepartmentMap(list)) => {
+                let mut out = Vec::new();
+                for (key, d) in list {
+                    if key == MENXIA_KEY || !crate::engine::text::is_valid_id(&key) {
+                        bail!("{origin}: key `departments.{key}`: department keys must match [A-Za-z0-9][A-Za-z0-9_-]* and not be `menxia`");
+                    }
+                    out.push(Department {
+                        title: d.title.unwrap_or_else(|| key.clone()),
+                        key,
+                        duty: d.duty,
+                        globs: d
+                            .globs
+                            .into_iter()
+                            .map(|g| g.trim().replace('\\', "/"))
+                            .filter(|g| !g.is_empty())
+                            .collect(),
+                        verify: d
+                            .verify
+                            .into_iter()
+                            .filter(|v| !v.trim().is_empty())
+                            .collect(),
+                    });
+                }
+                if out.is_empty() {
+                    bail!("{origin}: key `departments`: at least one department is required");
+                }
+                out
+            }
+        };
+        let risk_rules = match file.risk_rules {
+            None => defaults.risk_rules,
+            Some(rules) => rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    if r.pattern.trim().is_empty() {
+                        bail!("{origin}: key `risk_rules[{i}].pattern`: must not be empty");
+                    }
+                    if !LEVELS.contains(&r.level.as_str()) {
+                        bail!("{origin}: key `risk_rules[{i}].level`: {:?} is not one of low, medium, high", r.level);
+                    }
+                    Ok(RiskRule {
+                        name: r.name,
+                        level: r.level,
+                        pattern: r.pattern.replace('\\', "/"),
+                        message: r.message,
+                        allow_pattern: r.allow_pattern.filter(|a| !a.is_empty()),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let portability_surfaces = file
+            .portability
+            .map(|p| p.surfaces)
+            .unwrap_or_else(default_surfaces);
+        Ok(GovernanceConfig {
+            departments,
+            risk_rules,
+            portability_surfaces,
+        })
+    }
+
     /// Department keys a plan may name: Menxia plus the configured departments.
     pub fn department_titles(&self) -> Vec<(String, String, String)> {
         std::iter::once((
@@ -106,5 +309,63 @@ impl GovernanceConfig {
                 .map(|d| (d.key.clone(), d.title.clone(), d.duty.clone())),
         )
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_replaces_the_defaults_in_order() {
+        let config = GovernanceConfig::parse(
+            "version: 1\nname: x\nprovinces: {zhongshu: {title: a}}\n\
+             departments:\n  docs:\n    title: 文档\n    globs: [\"docs/**\"]\n  code:\n    duty: code\n    globs: [\"src\\\\**\"]\n    verify: [cargo test]\n\
+             risk_rules:\n  - name: sdk\n    level: high\n    pattern: vendor/sdk/\n    allow_pattern: vendor/sdk/demo/\n    message: m\n\
+             portability:\n  surfaces: [\"docs/**/*.md\"]\n",
+            "governance.yaml",
+        )
+        .unwrap();
+        let keys: Vec<&str> = config.departments.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["docs", "code"]);
+        assert_eq!(config.departments[1].title, "code");
+        assert_eq!(config.departments[1].globs, ["src/**"]);
+        assert_eq!(
+            config.risk_rules[0].allow_pattern.as_deref(),
+            Some("vendor/sdk/demo/")
+        );
+        assert_eq!(config.portability_surfaces, ["docs/**/*.md"]);
+    }
+
+    #[test]
+    fn malformed_files_name_the_file_line_and_key() {
+        let err =
+            GovernanceConfig::parse("departments:\n  docs:\n    globs: 5\n", "governance.yaml")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("governance.yaml line 3"), "{err}");
+        assert!(err.contains("departments.docs.globs"), "{err}");
+
+        let err =
+            GovernanceConfig::parse("departments:\n  docs:\n    glob: [a]\n", "governance.yaml")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("unknown field `glob`"), "{err}");
+
+        let err =
+            GovernanceConfig::parse("risk_rules:\n  - pattern: x\n    level: severe\n", "g.yaml")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("risk_rules[0].level"), "{err}");
+        assert!(GovernanceConfig::parse("departments: [\n", "g.yaml").is_err());
+    }
+
+    #[test]
+    fn a_missing_file_means_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            GovernanceConfig::load(dir.path()).unwrap(),
+            GovernanceConfig::default()
+        );
     }
 }

@@ -1,0 +1,111 @@
+//! The governance report (SPEC §Report): a contract shared with the reference tool — same keys,
+//! same meaning.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Assignment, Counters};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Province {
+    pub key: String,
+    pub title: String,
+    pub duty: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportDepartment {
+    pub key: String,
+    pub title: String,
+    pub duty: String,
+    pub files: Vec<String>,
+    pub verify: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskHit {
+    pub path: String,
+    pub name: String,
+    pub level: String,
+    pub message: String,
+}
+
+/// One machine-local reference found in a governance surface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortabilityMatch {
+    pub path: String,
+    pub line: u32,
+    /// 1-based, in characters.
+    pub column: u32,
+    pub pattern: String,
+    pub excerpt: String,
+    /// `violation` or `example`.
+    pub classification: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortabilityScan {
+    /// `PASS` or `REVIEW`.
+    pub decision: String,
+    pub scope: String,
+    pub scanned_files: Vec<String>,
+    pub violations: Vec<PortabilityMatch>,
+    pub exceptions: Vec<PortabilityMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightChecks {
+    pub portability_reference_scan: PortabilityScan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preflight {
+    pub checks: PreflightChecks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceReport {
+    pub title: String,
+    /// `worktree`, `staged` or `base`.
+    pub mode: String,
+    pub base: Option<String>,
+    pub changed_count: u32,
+    pub changed_paths: Vec<String>,
+    pub provinces: Vec<Province>,
+    pub departments: Vec<ReportDepartment>,
+    pub uncategorized: Vec<String>,
+    pub risks: Vec<RiskHit>,
+    pub verify_commands: Vec<String>,
+    pub preflight: Preflight,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportResponse {
+    pub ok: bool,
+    pub report: GovernanceReport,
+}
+
+/// A plan suggested from the worktree report (`POST /api/plan_assignments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedPlan {
+    pub summary: String,
+    pub menxia_required: bool,
+    pub assignments: Vec<Assignment>,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub model_choices: Vec<String>,
+    pub zhongshu_model: String,
+    pub department_model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanAssignmentsResponse {
+    pub ok: bool,
+    pub plan: SuggestedPlan,
+    pub report: GovernanceReport,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanAssignmentsRequest {
+    #[serde(default)]
+    pub task: String,
+}
