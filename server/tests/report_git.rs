@@ -244,3 +244,69 @@ fn the_api_and_cli_report_routes_risks_and_preflight() {
         "{stderr}"
     );
 }
+
+/// Paths `git status --porcelain=v1 -z --untracked-files=all` lists (renames → new path).
+fn git_status_paths(root: &Path) -> Vec<String> {
+    let output = Command::new("git")
+        .args(["status", "--porcelain=v1", "-z", "--untracked-files=all"])
+        .current_dir(root)
+        .output()
+        .expect("git is installed");
+    let mut out = std::collections::BTreeSet::new();
+    let mut entries = output.stdout.split(|b| *b == 0).filter(|e| !e.is_empty());
+    while let Some(entry) = entries.next() {
+        let status = &entry[..2];
+        let path = String::from_utf8_lossy(&entry[3..]).into_owned();
+        if status[0] == b'R' || status[0] == b'C' {
+            entries.next(); // the old path follows
+        }
+        out.insert(path);
+    }
+    out.into_iter().collect()
+}
+
+#[test]
+fn large_repositories_match_git_status_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Repository::init(root).unwrap();
+    for i in 0..4_500 {
+        write(
+            root,
+            &format!(
+                "{}/d{}/f{i}.txt",
+                ["src", "docs", "lib", "assets"][i % 4],
+                i % 17
+            ),
+            &format!("{i}\n"),
+        );
+    }
+    write(root, "top.txt", "t\n");
+    write(root, ".gitignore", "ignored/\n*.log\n");
+    commit(&repo, "init");
+    for i in (0..4_500).step_by(450) {
+        write(
+            root,
+            &format!(
+                "{}/d{}/f{i}.txt",
+                ["src", "docs", "lib", "assets"][i % 4],
+                i % 17
+            ),
+            "changed\n",
+        );
+    }
+    write(root, "new/a/b.txt", "u\n");
+    write(root, "ignored/x.txt", "i\n");
+    write(root, "src/noise.log", "i\n");
+    write(root, "top.txt", "changed\n");
+    std::fs::remove_file(root.join("lib/d2/f2.txt")).unwrap();
+    std::fs::rename(root.join("docs/d1/f1.txt"), root.join("docs/moved.txt")).unwrap();
+    let mut index = repo.index().unwrap();
+    index.remove_path(Path::new("docs/d1/f1.txt")).unwrap();
+    index.add_path(Path::new("docs/moved.txt")).unwrap();
+    index.write().unwrap();
+
+    let ours = paths(root, Mode::Worktree);
+    assert!(ours.len() > 10);
+    assert_eq!(ours, git_status_paths(root));
+}

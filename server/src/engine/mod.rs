@@ -162,6 +162,17 @@ impl Engine {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut interrupted = Vec::new();
         for session in sessions.iter_mut().filter(|s| s.status == RUNNING) {
+            // The process died with the previous server: freeze its preview from the transcript.
+            let log = std::fs::metadata(&session.log_path)
+                .ok()
+                .filter(|m| m.len() > 0);
+            session.last_output_ms = log
+                .and_then(|m| m.modified().ok())
+                .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
+            session.final_preview = text::transcript_preview(
+                &views::file_tail(&session.log_path, views::PREVIEW_BYTES as u64),
+                6,
+            );
             session.status = INTERRUPTED.into();
             session.ended_at = Some(now_text.clone());
             session.ended_at_ms = Some(now_ms);

@@ -44,6 +44,12 @@ pub struct SessionRecord {
     #[serde(default)]
     pub input_history: Vec<InputRecord>,
     pub resumed_from_session_id: Option<String>,
+    /// Transcript preview and last output time frozen when the process ended, so listing
+    /// sessions never reads transcript files.
+    #[serde(default)]
+    pub final_preview: Vec<String>,
+    #[serde(default)]
+    pub last_output_ms: Option<i64>,
     /// The launcher already decided about a fallback result for this department.
     #[serde(default)]
     pub fallback_done: bool,

@@ -153,6 +153,8 @@ impl Engine {
             auto_close_reason: None,
             input_history: Vec::new(),
             resumed_from_session_id: launch.resumed_from_session_id,
+            final_preview: Vec::new(),
+            last_output_ms: None,
             fallback_done: false,
         };
         state.sessions.push(record);

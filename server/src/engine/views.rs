@@ -10,9 +10,9 @@ use super::records::*;
 use super::{internal, text, Engine, State};
 
 /// Bytes of transcript tail looked at for the preview.
-const PREVIEW_BYTES: usize = 8 * 1024;
+pub(super) const PREVIEW_BYTES: usize = 8 * 1024;
 
-fn file_tail(path: &str, max: u64) -> Vec<u8> {
+pub(super) fn file_tail(path: &str, max: u64) -> Vec<u8> {
     let Ok(mut file) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -34,17 +34,12 @@ fn rfc3339_from_ms(ms: i64) -> String {
 impl Engine {
     /// The API view of one session.
     pub(super) fn session_view(&self, state: &State, record: &SessionRecord) -> Session {
-        let process = state.processes.get(&record.id);
-        let (tail, last_output_ms) = match process {
-            Some(p) => (p.output().tail(PREVIEW_BYTES), p.output().last_output_ms()),
-            None => {
-                let modified = std::fs::metadata(&record.log_path)
-                    .ok()
-                    .filter(|m| m.len() > 0)
-                    .and_then(|m| m.modified().ok())
-                    .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
-                (file_tail(&record.log_path, PREVIEW_BYTES as u64), modified)
-            }
+        let (preview, last_output_ms) = match state.processes.get(&record.id) {
+            Some(p) => (
+                text::transcript_preview(&p.output().tail(PREVIEW_BYTES), 6),
+                p.output().last_output_ms(),
+            ),
+            None => (record.final_preview.clone(), record.last_output_ms),
         };
         let now = chrono::Utc::now().timestamp_millis();
         let idle_seconds = last_output_ms.map(|t| ((now - t).max(0) / 1000) as u64);
@@ -132,7 +127,7 @@ impl Engine {
             browser_terminal_status: None,
             browser_terminal_url: None,
             browser_terminal_title: None,
-            transcript_preview: text::transcript_preview(&tail, 6),
+            transcript_preview: preview,
             department_fields,
             zhongshu_fields,
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use git2::{Delta, DiffFindOptions, DiffOptions, Repository, StatusOptions};
+use git2::{Delta, DiffFindOptions, DiffOptions, Repository, StatusOptions, StatusShow};
 
 /// Which changes a report looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,32 +37,107 @@ pub fn changed_paths(repo_dir: &Path, mode: &Mode) -> Result<Vec<String>> {
     let repo = Repository::open(repo_dir)
         .with_context(|| format!("{} is not a Git repository", repo_dir.display()))?;
     let paths = match mode {
-        Mode::Worktree => worktree(&repo)?,
+        Mode::Worktree => worktree(repo_dir, &repo)?,
         Mode::Staged => staged(&repo)?,
         Mode::Base(base) => against_base(&repo, base)?,
     };
     Ok(paths.into_iter().collect())
 }
 
-fn worktree(repo: &Repository) -> Result<BTreeSet<String>> {
+/// Below this many index entries one status pass is fast enough.
+const PARALLEL_THRESHOLD: usize = 4_000;
+
+/// `git status` = staged changes (HEAD vs index, renames under their new path) plus workdir
+/// changes (index vs files, untracked included). The workdir part stats every tracked file,
+/// so on large repositories it runs in parallel over disjoint top-level entries, as git's own
+/// preloaded index does.
+fn worktree(repo_dir: &Path, repo: &Repository) -> Result<BTreeSet<String>> {
+    let mut out = staged(repo)?;
+    let groups = partition_top_level(repo_dir, repo)?;
+    let results: Vec<Result<BTreeSet<String>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|specs| scope.spawn(move || workdir_changes(repo_dir, specs)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("status worker panicked")))
+            })
+            .collect()
+    });
+    for result in results {
+        out.extend(result?);
+    }
+    Ok(out)
+}
+
+/// Index-vs-workdir changes and untracked files, limited to `pathspecs` (all when empty).
+fn workdir_changes(repo_dir: &Path, pathspecs: &[String]) -> Result<BTreeSet<String>> {
+    let repo = Repository::open(repo_dir)?;
     let mut options = StatusOptions::new();
     options
+        .show(StatusShow::Workdir)
         .include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_ignored(false)
-        .exclude_submodules(false)
-        .renames_head_to_index(true);
-    let statuses = repo.statuses(Some(&mut options))?;
-    let mut out = BTreeSet::new();
-    for entry in statuses.iter() {
-        // A staged rename is listed under its new path, as porcelain does.
-        let renamed = entry
-            .head_to_index()
-            .filter(|d| d.status() == Delta::Renamed)
-            .and_then(|d| d.new_file().path_bytes().map(path_text));
-        out.insert(renamed.unwrap_or_else(|| path_text(entry.path_bytes())));
+        // The index on disk is what `git status` compares against too.
+        .no_refresh(true)
+        .disable_pathspec_match(true);
+    for spec in pathspecs {
+        options.pathspec(spec);
     }
-    Ok(out)
+    let statuses = repo.statuses(Some(&mut options))?;
+    Ok(statuses
+        .iter()
+        .map(|entry| path_text(entry.path_bytes()))
+        .collect())
+}
+
+/// Top-level entries of the working tree split into balanced groups (by tracked file count),
+/// one per core; a single unrestricted group for small repositories.
+fn partition_top_level(repo_dir: &Path, repo: &Repository) -> Result<Vec<Vec<String>>> {
+    let index = repo.index()?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if index.len() < PARALLEL_THRESHOLD || workers < 2 {
+        return Ok(vec![Vec::new()]);
+    }
+    let mut weights: std::collections::BTreeMap<Vec<u8>, usize> = std::collections::BTreeMap::new();
+    for entry in index.iter() {
+        let top = entry
+            .path
+            .split(|b| *b == b'/')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        *weights.entry(top).or_default() += 1;
+    }
+    for entry in std::fs::read_dir(repo_dir)?.flatten() {
+        let name = entry.file_name();
+        if name != ".git" {
+            weights.entry(name.as_encoded_bytes().to_vec()).or_insert(1);
+        }
+    }
+    let mut entries: Vec<(Vec<u8>, usize)> = weights.into_iter().collect();
+    entries.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut groups: Vec<(usize, Vec<String>)> = vec![(0, Vec::new()); workers];
+    for (name, weight) in entries {
+        let Ok(name) = String::from_utf8(name) else {
+            // A pathspec must be UTF-8 here; such entries fall back to one full pass.
+            return Ok(vec![Vec::new()]);
+        };
+        let lightest = groups.iter_mut().min_by_key(|g| g.0).expect("workers >= 2");
+        lightest.0 += weight;
+        lightest.1.push(name);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|g| g.1)
+        .filter(|g| !g.is_empty())
+        .collect())
 }
 
 fn new_paths(mut diff: git2::Diff) -> Result<BTreeSet<String>> {
