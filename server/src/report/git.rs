@@ -122,7 +122,7 @@ fn partition_top_level(repo_dir: &Path, repo: &Repository) -> Result<Vec<Vec<Str
         }
     }
     let mut entries: Vec<(Vec<u8>, usize)> = weights.into_iter().collect();
-    entries.sort_by(|a, b| b.1.cmp(&a.1));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.1));
     let mut groups: Vec<(usize, Vec<String>)> = vec![(0, Vec::new()); workers];
     for (name, weight) in entries {
         let Ok(name) = String::from_utf8(name) else {
