@@ -2,12 +2,14 @@
 
 pub mod api;
 pub mod components;
+pub mod terminal;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    hooks::{use_params_map, use_query_map},
+    ParamSegment, StaticSegment,
 };
 
 use components::StatusPanel;
@@ -21,6 +23,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <link rel="stylesheet" href="/vendor/xterm/xterm.css"/>
+                <script src="/vendor/xterm/xterm.js"></script>
+                <script src="/vendor/xterm/addon-fit.js"></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -41,6 +46,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="muted">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=Dashboard/>
+                <Route path=(StaticSegment("terminal"), ParamSegment("id")) view=TerminalPage/>
             </Routes>
         </Router>
     }
@@ -63,6 +69,22 @@ fn Dashboard() -> impl IntoView {
             <main>
                 <StatusPanel/>
             </main>
+        </div>
+    }
+}
+
+/// `/terminal/<id>?token=...`: one terminal, full size, iframe-friendly. The server refuses the
+/// page without the terminal's token.
+#[component]
+fn TerminalPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    let token = query.read_untracked().get("token").unwrap_or_default();
+    view! {
+        <Title text=format!("Terminal {id} — codex-governance")/>
+        <div class="terminal-page">
+            <terminal::TerminalView id=id token=token/>
         </div>
     }
 }

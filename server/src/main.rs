@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use app::api::EngineHandle;
 use clap::Parser;
 use server::config::{repo_or_cwd, Cli, Command, Config, ReportArgs, ServeArgs};
 use server::engine::Engine;
@@ -46,7 +45,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         (false, _) => None,
         (true, Some(token)) => Some(token.clone()),
         (true, None) => {
-            let token = generated_token();
+            let token = server::engine::text::random_token();
             eprintln!("remote access enabled; bearer token: {token}");
             Some(token)
         }
@@ -74,7 +73,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let governance = GovernanceConfig::load(&config.repo)?;
     let engine = Engine::open(config.clone(), governance, launcher_url)?;
     engine.start_background();
-    let app = http::router(EngineHandle(Arc::new(engine.clone())), policy, &site_root);
+    let app = http::router(engine.clone(), policy, &site_root);
 
     // The URL line is the contract with scripts and tests that wait for the server.
     println!(
@@ -122,13 +121,4 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down");
-}
-
-/// 128 random bits from the OS, hex encoded.
-fn generated_token() -> String {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .expect("/dev/urandom is readable");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -34,6 +34,13 @@ pub trait EngineApi: Send + Sync + 'static {
         &self,
         request: PlanAssignmentsRequest,
     ) -> ApiResult<PlanAssignmentsResponse>;
+    fn browser_terminals(&self) -> ApiResult<TerminalsResponse>;
+    fn start_browser_terminal(&self, request: StartTerminalRequest) -> ApiResult<TerminalResponse>;
+    fn close_browser_terminal(&self, request: TerminalIdRequest) -> ApiResult<TerminalResponse>;
+    fn start_session_terminal(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.

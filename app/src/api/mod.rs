@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod flow;
 mod report;
+mod terminals;
 
 pub use dto::*;
 #[cfg(feature = "ssr")]
@@ -15,6 +16,7 @@ pub use engine::{engine, EngineApi, EngineHandle};
 pub use error::{ApiError, ApiResult};
 pub use flow::*;
 pub use report::*;
+pub use terminals::*;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
@@ -83,6 +85,37 @@ pub async fn plan_assignments(
     #[server(flatten)] request: PlanAssignmentsRequest,
 ) -> Result<PlanAssignmentsResponse, ApiError> {
     engine()?.plan_assignments(request)
+}
+
+/// `GET /api/browser_terminals`: every browser terminal of this server run and before.
+#[server(prefix = "/api", endpoint = "browser_terminals", input = GetUrl)]
+pub async fn browser_terminals() -> Result<TerminalsResponse, ApiError> {
+    engine()?.browser_terminals()
+}
+
+/// `POST /api/browser_terminal/start {shell?, shell_args?}`: an interactive shell in the repo
+/// (the running one is reused).
+#[server(prefix = "/api", endpoint = "browser_terminal/start", input = Json)]
+pub async fn start_browser_terminal(
+    #[server(flatten)] request: StartTerminalRequest,
+) -> Result<TerminalResponse, ApiError> {
+    engine()?.start_browser_terminal(request)
+}
+
+/// `POST /api/browser_terminal/close {id}`: ends the terminal (and its shell's process group).
+#[server(prefix = "/api", endpoint = "browser_terminal/close", input = Json)]
+pub async fn close_browser_terminal(
+    #[server(flatten)] request: TerminalIdRequest,
+) -> Result<TerminalResponse, ApiError> {
+    engine()?.close_browser_terminal(request)
+}
+
+/// `POST /api/session_browser_terminal/start {session_id}`: a read-only live view of a session.
+#[server(prefix = "/api", endpoint = "session_browser_terminal/start", input = Json)]
+pub async fn start_session_browser_terminal(
+    #[server(flatten)] request: SessionIdRequest,
+) -> Result<SessionTerminalResponse, ApiError> {
+    engine()?.start_session_terminal(request)
 }
 
 /// `POST /api/start_zhongshu_session {task, model?, agent?}`.

@@ -11,6 +11,7 @@ pub mod prompts;
 mod records;
 mod results;
 mod sessions;
+mod terminals;
 pub mod text;
 mod views;
 
@@ -32,7 +33,14 @@ use agent::AgentProfile;
 use audit::Audit;
 use paths::StatePaths;
 pub use records::SessionRecord;
+
+/// The last `max` bytes of a transcript file.
+pub fn transcript_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
+    views::file_tail(&path.to_string_lossy(), max)
+}
 use records::{INTERRUPTED, RUNNING};
+use terminals::TerminalEntry;
+pub use terminals::{ViewSource, Viewer, ViewerRefusal};
 
 /// How often the engine re-scans mailboxes, pumps the queue and flushes notifications.
 const TICK: Duration = Duration::from_millis(500);
@@ -82,6 +90,7 @@ struct State {
     notices: HashMap<String, Notice>,
     /// Unparseable mailbox files and when they were first seen (they may still be written).
     waiting_files: HashMap<PathBuf, Instant>,
+    terminals: Vec<TerminalEntry>,
     next_seq: i64,
 }
 
@@ -196,7 +205,32 @@ impl Engine {
             .map(|p| (p.session_id.clone(), p))
             .collect();
         let queue = store.queue::<QueuedAssignment>()?.into_iter().collect();
-        let next_seq = sessions.iter().map(|s| s.seq).max().unwrap_or(0) + 1;
+        // Terminals of a previous run: their processes and tokens are gone.
+        let terminals: Vec<TerminalEntry> = store
+            .terminals::<BrowserTerminal>()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut record)| {
+                if record.status == RUNNING {
+                    record.status = "exited".into();
+                    record.ended_at = Some(now_text.clone());
+                    record.pid = None;
+                }
+                TerminalEntry {
+                    record,
+                    token: None,
+                    process: None,
+                    seq: i as i64,
+                }
+            })
+            .collect();
+        let next_seq = sessions
+            .iter()
+            .map(|s| s.seq)
+            .max()
+            .unwrap_or(0)
+            .max(terminals.len() as i64)
+            + 1;
 
         let mut state = State {
             store,
@@ -208,6 +242,7 @@ impl Engine {
             queue,
             notices: HashMap::new(),
             waiting_files: HashMap::new(),
+            terminals,
             next_seq,
         };
         state.store.write(|w| {
@@ -338,9 +373,18 @@ impl Engine {
         Ok(watcher)
     }
 
-    /// Ends every session's process group (server shutdown): SIGTERM, a short wait, SIGKILL.
+    /// Ends every session's and shell's process group (server shutdown): SIGTERM, a short wait,
+    /// SIGKILL.
     pub fn shutdown(&self) {
-        let processes: Vec<Arc<PtyProcess>> = self.lock().processes.values().cloned().collect();
+        let processes: Vec<Arc<PtyProcess>> = {
+            let state = self.lock();
+            state
+                .processes
+                .values()
+                .cloned()
+                .chain(state.terminals.iter().filter_map(|t| t.process.clone()))
+                .collect()
+        };
         for process in &processes {
             process.terminate();
         }
@@ -487,6 +531,25 @@ impl EngineApi for Engine {
 
     fn zhongshu_context(&self, id: String) -> ApiResult<ContextResponse> {
         self.context_payload(&id)
+    }
+
+    fn browser_terminals(&self) -> ApiResult<TerminalsResponse> {
+        Ok(self.list_terminals())
+    }
+
+    fn start_browser_terminal(&self, request: StartTerminalRequest) -> ApiResult<TerminalResponse> {
+        self.start_shell(request)
+    }
+
+    fn close_browser_terminal(&self, request: TerminalIdRequest) -> ApiResult<TerminalResponse> {
+        self.close_terminal(request)
+    }
+
+    fn start_session_terminal(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse> {
+        self.session_terminal(request)
     }
 
     fn report(&self, mode: Option<String>, base: Option<String>) -> ApiResult<ReportResponse> {

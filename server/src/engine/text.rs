@@ -56,6 +56,15 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
 }
 
+/// 128 random bits from the OS, hex encoded (terminal and API tokens).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("/dev/urandom is readable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A file-name-safe version of any text (for handoff packet names).
 pub fn safe_name(text: &str) -> String {
     let cleaned: String = text

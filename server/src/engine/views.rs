@@ -12,7 +12,8 @@ use super::{internal, text, Engine, State};
 /// Bytes of transcript tail looked at for the preview.
 pub(super) const PREVIEW_BYTES: usize = 8 * 1024;
 
-pub(super) fn file_tail(path: &str, max: u64) -> Vec<u8> {
+/// The last `max` bytes of a file (empty when unreadable).
+pub fn file_tail(path: &str, max: u64) -> Vec<u8> {
     let Ok(mut file) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -41,6 +42,7 @@ impl Engine {
             ),
             None => (record.final_preview.clone(), record.last_output_ms),
         };
+        let terminal = self.session_terminal_record(state, &record.id);
         let now = chrono::Utc::now().timestamp_millis();
         let idle_seconds = last_output_ms.map(|t| ((now - t).max(0) / 1000) as u64);
         let heartbeat = if record.is_zhongshu() {
@@ -123,10 +125,10 @@ impl Engine {
             heartbeat_status: heartbeat.into(),
             idle_seconds,
             last_activity_at: last_output_ms.map(rfc3339_from_ms),
-            browser_terminal_id: None,
-            browser_terminal_status: None,
-            browser_terminal_url: None,
-            browser_terminal_title: None,
+            browser_terminal_id: terminal.map(|t| t.id.clone()),
+            browser_terminal_status: terminal.map(|t| t.status.clone()),
+            browser_terminal_url: terminal.map(|t| t.url.clone()),
+            browser_terminal_title: terminal.map(|t| t.title.clone()),
             transcript_preview: preview,
             department_fields,
             zhongshu_fields,
@@ -180,7 +182,11 @@ impl Engine {
                 .into_iter()
                 .map(|(key, title, duty)| DepartmentInfo { key, title, duty })
                 .collect(),
-            active_terminals: counters.active_department_sessions,
+            active_terminals: state
+                .terminals
+                .iter()
+                .filter(|t| t.record.status == RUNNING)
+                .count() as u32,
             active_department_sessions: counters.active_department_sessions,
             active_zhongshu_sessions: counters.active_zhongshu_sessions,
             active_sessions_total: state.sessions.iter().filter(|s| s.is_running()).count() as u32,
@@ -195,7 +201,7 @@ impl Engine {
                 command: self.shared.agent.command_line(),
             },
             dispatch: config.dispatch.as_str().into(),
-            browser_terminals: Vec::new(),
+            browser_terminals: state.terminals.iter().map(|t| t.record.clone()).collect(),
             department_queue: queue.clone(),
             queue,
             sessions,

@@ -2,16 +2,20 @@
 //! security guard in front of all of it.
 
 mod assets;
+mod events;
 mod failure;
 pub mod security;
 mod serve;
+pub mod terminal;
 
 use std::sync::Arc;
 
 use app::api::EngineHandle;
+
+use crate::engine::Engine;
 use app::{shell, App};
 use axum::extract::Request;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
@@ -23,14 +27,19 @@ pub use security::SecurityPolicy;
 pub use serve::serve;
 
 /// Builds the whole router. `site_root` is where the built wasm/js/css live.
-pub fn router(engine: EngineHandle, policy: SecurityPolicy, site_root: &str) -> Router {
+pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router {
     let options = LeptosOptions::builder()
         .output_name("codex-governance")
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .build();
     let routes = generate_route_list(App);
-    let provide_engine = move || provide_context(engine.clone());
+    let handle = EngineHandle(Arc::new(engine.clone()));
+    let provide_engine = move || provide_context(handle.clone());
+    let live: Router = Router::new()
+        .route("/ws/terminal/{id}", get(terminal::upgrade))
+        .route("/api/events", get(events::stream))
+        .with_state(engine.clone());
 
     Router::new()
         .leptos_routes_with_context(&options, routes, provide_engine, {
@@ -40,6 +49,11 @@ pub fn router(engine: EngineHandle, policy: SecurityPolicy, site_root: &str) -> 
         .route("/api/{*rest}", any(unknown_api_route))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .merge(live)
+        .layer(axum::middleware::from_fn_with_state(
+            engine,
+            terminal::page_guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(policy),
             security::guard,

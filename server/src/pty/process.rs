@@ -196,8 +196,10 @@ impl PtyProcess {
                 // Let the reader drain what the process printed last; a grandchild holding the
                 // terminal open must not delay the exit forever.
                 let _ = drained_rx.recv_timeout(Duration::from_secs(2));
-                let _ = exit_tx.send(Some(code));
+                // The owner records the exit before viewers learn of it, so anyone reacting to
+                // the exit already sees the updated state.
                 on_exit(code);
+                let _ = exit_tx.send(Some(code));
             })?;
 
         Ok(Arc::new(PtyProcess {

@@ -1,0 +1,115 @@
+//! Browser terminal requests and responses (SPEC §Terminals). The terminal record itself is
+//! [`super::BrowserTerminal`].
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{BrowserTerminal, Session};
+
+/// `shell_args` as a list, or as one shell-quoted string (as the reference sent it).
+fn shell_args<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Args {
+        List(Vec<String>),
+        Line(String),
+    }
+    Ok(match Option::<Args>::deserialize(d)? {
+        None => None,
+        Some(Args::List(list)) => Some(list),
+        Some(Args::Line(line)) if line.trim().is_empty() => None,
+        Some(Args::Line(line)) => Some(line.split_whitespace().map(str::to_string).collect()),
+    })
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTerminalRequest {
+    #[serde(default)]
+    pub shell: Option<String>,
+    #[serde(default, deserialize_with = "shell_args")]
+    pub shell_args: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalIdRequest {
+    #[serde(default)]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalResponse {
+    pub ok: bool,
+    pub terminal: BrowserTerminal,
+    /// An existing terminal was returned instead of starting a new one.
+    pub reused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionTerminalResponse {
+    pub ok: bool,
+    pub terminal: BrowserTerminal,
+    pub reused: bool,
+    pub session: Session,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalsResponse {
+    pub ok: bool,
+    pub terminals: Vec<BrowserTerminal>,
+}
+
+/// Control messages a terminal viewer sends as WebSocket text frames. Input bytes travel as
+/// binary frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ClientControl {
+    /// The terminal's size in cells.
+    Resize { cols: u16, rows: u16 },
+    /// The viewer has processed this many more output bytes (flow control).
+    Ack { bytes: u64 },
+}
+
+/// Events the server sends as WebSocket text frames. Output bytes travel as binary frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerEvent {
+    /// The process ended; no more output will come.
+    Exit { code: Option<i32> },
+    /// This viewer fell behind the retained output and missed some bytes.
+    Skipped { bytes: u64 },
+    /// Describes the terminal once, before any output.
+    Hello {
+        id: String,
+        title: String,
+        read_only: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_messages_have_the_documented_shape() {
+        let resize: ClientControl =
+            serde_json::from_str(r#"{"type":"resize","cols":80,"rows":24}"#).unwrap();
+        assert_eq!(resize, ClientControl::Resize { cols: 80, rows: 24 });
+        let ack: ClientControl = serde_json::from_str(r#"{"type":"ack","bytes":65536}"#).unwrap();
+        assert_eq!(ack, ClientControl::Ack { bytes: 65536 });
+        assert_eq!(
+            serde_json::to_string(&ServerEvent::Exit { code: Some(0) }).unwrap(),
+            r#"{"type":"exit","code":0}"#
+        );
+    }
+
+    #[test]
+    fn shell_args_accept_a_list_or_a_line() {
+        let r: StartTerminalRequest = serde_json::from_str(r#"{"shell_args":"-l -i"}"#).unwrap();
+        assert_eq!(r.shell_args, Some(vec!["-l".to_string(), "-i".to_string()]));
+        let r: StartTerminalRequest =
+            serde_json::from_str(r#"{"shell_args":["-c","echo hi"]}"#).unwrap();
+        assert_eq!(
+            r.shell_args,
+            Some(vec!["-c".to_string(), "echo hi".to_string()])
+        );
+    }
+}

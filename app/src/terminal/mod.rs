@@ -1,0 +1,35 @@
+//! A terminal pane: xterm.js in the browser, connected to a server-hosted PTY.
+
+#[cfg(feature = "hydrate")]
+mod client;
+#[cfg(feature = "hydrate")]
+mod xterm;
+
+use leptos::prelude::*;
+
+/// One live terminal filling its container. Renders an empty host on the server; the browser
+/// attaches xterm.js once hydrated and detaches when the pane goes away.
+#[component]
+pub fn TerminalView(#[prop(into)] id: String, #[prop(into)] token: String) -> impl IntoView {
+    let host = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let live = StoredValue::new_local(None::<client::LiveTerminal>);
+        Effect::new(move |_| {
+            if let Some(element) = host.get() {
+                if live.with_value(|l| l.is_none()) {
+                    match client::attach(&element, &id, &token) {
+                        Ok(terminal) => live.set_value(Some(terminal)),
+                        Err(err) => leptos::logging::error!("terminal {id}: {err:?}"),
+                    }
+                }
+            }
+        });
+        on_cleanup(move || {
+            live.try_update_value(|l| *l = None);
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, token);
+    view! { <div class="terminal-host" node_ref=host data-testid="terminal-host"></div> }
+}

@@ -1,0 +1,313 @@
+//! Browser terminals: interactive shells hosted here, and read-only live views of sessions.
+//! Each terminal has a random token; viewers must present it (see `http::terminal`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::api::*;
+use serde_json::json;
+
+use super::{internal, text, Engine, State};
+use crate::pty::{PtyProcess, SpawnSpec};
+
+pub(super) struct TerminalEntry {
+    pub record: BrowserTerminal,
+    /// Only in memory: a restarted server issues new tokens.
+    pub token: Option<String>,
+    /// The shell of an interactive terminal (session views borrow the session's process).
+    pub process: Option<Arc<PtyProcess>>,
+    pub seq: i64,
+}
+
+/// What a viewer of a terminal is attached to.
+pub enum ViewSource {
+    Live(Arc<PtyProcess>),
+    /// The process is gone: replay its transcript, then report the exit.
+    Ended {
+        transcript: PathBuf,
+        exit_code: Option<i32>,
+    },
+}
+
+pub struct Viewer {
+    pub terminal: BrowserTerminal,
+    pub source: ViewSource,
+}
+
+/// Why a viewer was refused: 401 without a token, 403 with a wrong one, 404 unknown terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerRefusal {
+    MissingToken,
+    WrongToken,
+    UnknownTerminal,
+}
+
+const INTERACTIVE: &str = "interactive";
+const SESSION_PREVIEW: &str = "session_preview";
+
+impl Engine {
+    fn terminal_url(&self, id: &str, token: &str) -> String {
+        format!("{}/terminal/{id}?token={token}", self.shared.launcher_url)
+    }
+
+    fn save_terminal(&self, state: &mut State, index: usize) -> ApiResult<()> {
+        let entry = &state.terminals[index];
+        let (id, seq, record) = (entry.record.id.clone(), entry.seq, entry.record.clone());
+        state
+            .store
+            .write(|w| w.terminal(&id, seq, &record))
+            .map_err(internal)
+    }
+
+    fn insert_terminal(
+        &self,
+        state: &mut State,
+        record: BrowserTerminal,
+        token: String,
+        process: Option<Arc<PtyProcess>>,
+    ) -> ApiResult<BrowserTerminal> {
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.terminals.push(TerminalEntry {
+            record: record.clone(),
+            token: Some(token),
+            process,
+            seq,
+        });
+        let index = state.terminals.len() - 1;
+        self.save_terminal(state, index)?;
+        self.shared.audit.record(
+            "browser_terminal_started",
+            json!({"terminal_id": record.id, "kind": record.kind, "session_id": record.session_id, "pid": record.pid}),
+        );
+        self.emit("terminals", record.session_id.as_deref());
+        Ok(record)
+    }
+
+    pub(super) fn list_terminals(&self) -> TerminalsResponse {
+        let state = self.lock();
+        TerminalsResponse {
+            ok: true,
+            terminals: state.terminals.iter().map(|t| t.record.clone()).collect(),
+        }
+    }
+
+    pub(super) fn start_shell(&self, request: StartTerminalRequest) -> ApiResult<TerminalResponse> {
+        let mut state = self.lock();
+        if let Some(entry) = state.terminals.iter().rev().find(|t| {
+            t.record.kind == INTERACTIVE && t.record.status == "running" && t.token.is_some()
+        }) {
+            return Ok(TerminalResponse {
+                ok: true,
+                terminal: entry.record.clone(),
+                reused: true,
+            });
+        }
+        let shell = request
+            .shell
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .or_else(|| std::env::var("SHELL").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "/bin/bash".into());
+        let args = request.shell_args.unwrap_or_default();
+        let id = text::new_id("term");
+        let token = text::random_token();
+        let cwd = self.shared.config.repo.clone();
+        let mut spec = SpawnSpec::new(shell.clone(), args.clone(), cwd.clone());
+        spec.env = vec![(
+            "CODEX_GOVERNANCE_URL".into(),
+            self.shared.launcher_url.clone(),
+        )];
+        let weak = Arc::downgrade(&self.shared);
+        let exit_id = id.clone();
+        let process = PtyProcess::spawn(spec, move |code| {
+            if let Some(shared) = weak.upgrade() {
+                Engine { shared }.on_terminal_exit(&exit_id, code);
+            }
+        })
+        .map_err(|e| ApiError::bad_request(format!("cannot start shell {shell}: {e}")))?;
+        let record = BrowserTerminal {
+            id: id.clone(),
+            status: "running".into(),
+            pid: Some(process.pid()),
+            url: self.terminal_url(&id, &token),
+            host: "127.0.0.1".into(),
+            started_at: text::now_text(),
+            ended_at: None,
+            shell,
+            shell_args: args,
+            cwd: cwd.display().to_string(),
+            scope: "global".into(),
+            kind: INTERACTIVE.into(),
+            read_only: false,
+            title: "Shell".into(),
+            session_id: None,
+        };
+        let terminal = self.insert_terminal(&mut state, record, token, Some(process))?;
+        Ok(TerminalResponse {
+            ok: true,
+            terminal,
+            reused: false,
+        })
+    }
+
+    fn on_terminal_exit(&self, id: &str, _code: i32) {
+        let mut state = self.lock();
+        let Some(index) = state.terminals.iter().position(|t| t.record.id == id) else {
+            return;
+        };
+        let entry = &mut state.terminals[index];
+        entry.record.status = "exited".into();
+        entry.record.ended_at = Some(text::now_text());
+        entry.record.pid = None;
+        let _ = self.save_terminal(&mut state, index);
+        drop(state);
+        self.emit("terminals", None);
+    }
+
+    pub(super) fn close_terminal(&self, request: TerminalIdRequest) -> ApiResult<TerminalResponse> {
+        let id = self.require_id(&request.id, "id")?.to_string();
+        let mut state = self.lock();
+        let index = state
+            .terminals
+            .iter()
+            .position(|t| t.record.id == id)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown terminal: {id}")))?;
+        let entry = &mut state.terminals[index];
+        if let Some(process) = entry.process.take() {
+            process.terminate();
+        }
+        // A closed terminal admits no more viewers.
+        entry.token = None;
+        if entry.record.status == "running" {
+            entry.record.status = "exited".into();
+            entry.record.ended_at = Some(text::now_text());
+            entry.record.pid = None;
+        }
+        let record = entry.record.clone();
+        self.save_terminal(&mut state, index)?;
+        self.shared.audit.record(
+            "browser_terminal_closed",
+            json!({"terminal_id": id, "kind": record.kind}),
+        );
+        drop(state);
+        self.emit("terminals", record.session_id.as_deref());
+        Ok(TerminalResponse {
+            ok: true,
+            terminal: record,
+            reused: false,
+        })
+    }
+
+    pub(super) fn session_terminal(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse> {
+        let session_id = self
+            .require_id(&request.session_id, "session_id")?
+            .to_string();
+        let mut state = self.lock();
+        let record = state
+            .session(&session_id)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {session_id}")))?
+            .clone();
+        let existing = state
+            .terminals
+            .iter()
+            .rev()
+            .find(|t| {
+                t.record.session_id.as_deref() == Some(session_id.as_str()) && t.token.is_some()
+            })
+            .map(|t| t.record.clone());
+        let (terminal, reused) = match existing {
+            Some(terminal) => (terminal, true),
+            None => {
+                let id = text::new_id("term");
+                let token = text::random_token();
+                let running = record.is_running();
+                let terminal = BrowserTerminal {
+                    id: id.clone(),
+                    status: if running { "running" } else { "exited" }.into(),
+                    pid: record.pid,
+                    url: self.terminal_url(&id, &token),
+                    host: "127.0.0.1".into(),
+                    started_at: text::now_text(),
+                    ended_at: None,
+                    shell: record.agent.clone(),
+                    shell_args: Vec::new(),
+                    cwd: self.shared.config.repo.display().to_string(),
+                    scope: "session".into(),
+                    kind: SESSION_PREVIEW.into(),
+                    read_only: true,
+                    title: format!("{} · {}", record.title, record.id),
+                    session_id: Some(session_id.clone()),
+                };
+                (
+                    self.insert_terminal(&mut state, terminal, token, None)?,
+                    false,
+                )
+            }
+        };
+        let session = self.session_view(&state, &record);
+        Ok(SessionTerminalResponse {
+            ok: true,
+            terminal,
+            reused,
+            session,
+        })
+    }
+
+    /// The newest terminal of this run showing a session (for the session payload).
+    pub(super) fn session_terminal_record<'s>(
+        &self,
+        state: &'s State,
+        session_id: &str,
+    ) -> Option<&'s BrowserTerminal> {
+        state
+            .terminals
+            .iter()
+            .rev()
+            .find(|t| t.token.is_some() && t.record.session_id.as_deref() == Some(session_id))
+            .map(|t| &t.record)
+    }
+
+    /// Admits a viewer that presents the terminal's token (compared in constant time).
+    pub fn open_viewer(&self, id: &str, token: Option<&str>) -> Result<Viewer, ViewerRefusal> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ViewerRefusal::MissingToken)?;
+        if !text::is_valid_id(id) {
+            return Err(ViewerRefusal::UnknownTerminal);
+        }
+        let state = self.lock();
+        let entry = state
+            .terminals
+            .iter()
+            .find(|t| t.record.id == id)
+            .ok_or(ViewerRefusal::UnknownTerminal)?;
+        let expected = entry.token.as_deref().ok_or(ViewerRefusal::WrongToken)?;
+        if !crate::http::security::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+            return Err(ViewerRefusal::WrongToken);
+        }
+        let source = match (&entry.process, &entry.record.session_id) {
+            (Some(process), _) => ViewSource::Live(process.clone()),
+            (None, Some(session_id)) => match state.processes.get(session_id) {
+                Some(process) => ViewSource::Live(process.clone()),
+                None => {
+                    let session = state
+                        .session(session_id)
+                        .ok_or(ViewerRefusal::UnknownTerminal)?;
+                    ViewSource::Ended {
+                        transcript: PathBuf::from(&session.log_path),
+                        exit_code: session.exit_code,
+                    }
+                }
+            },
+            (None, None) => return Err(ViewerRefusal::UnknownTerminal),
+        };
+        Ok(Viewer {
+            terminal: entry.record.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Terminal viewers over WebSockets (`GET /ws/terminal/{id}?token=`), and the token check of
+//! the terminal page (`GET /terminal/{id}?token=`).
+//!
+//! Protocol (also in README): server → client binary frames carry raw PTY bytes (the retained
+//! tail first, then live output); text frames carry JSON events `hello`, `skipped`, `exit`.
+//! Client → server binary frames carry input (ignored for read-only terminals); text frames carry
+//! `{"type":"resize","cols":C,"rows":R}` and `{"type":"ack","bytes":N}`. The server keeps at most
+//! [`HIGH_WATERMARK`] unacknowledged bytes in flight per viewer, so a slow viewer never holds
+//! back the process, the transcript or other viewers: it reads from the bounded ring at its own
+//! pace and skips ahead if it falls further behind than the ring holds.
+
+use std::sync::Arc;
+
+use app::api::{ClientControl, ServerEvent};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::failure::failure;
+use crate::engine::{Engine, ViewSource, Viewer, ViewerRefusal};
+use crate::pty::{Output, PtyProcess};
+
+/// Unacknowledged output bytes allowed in flight per viewer.
+pub const HIGH_WATERMARK: u64 = 512 * 1024;
+/// Largest output frame.
+const CHUNK: usize = 64 * 1024;
+/// Largest message a viewer may send.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+fn refusal(reason: ViewerRefusal) -> Response {
+    match reason {
+        ViewerRefusal::MissingToken => failure(StatusCode::UNAUTHORIZED, "terminal token required"),
+        ViewerRefusal::WrongToken => {
+            failure(StatusCode::FORBIDDEN, "terminal token does not match")
+        }
+        ViewerRefusal::UnknownTerminal => failure(StatusCode::NOT_FOUND, "unknown terminal"),
+    }
+}
+
+/// Refuses the terminal page without the terminal's token (the page itself holds no secret,
+/// but it must not become a way to probe terminals).
+pub async fn page_guard(State(engine): State<Engine>, request: Request, next: Next) -> Response {
+    if let Some(id) = request.uri().path().strip_prefix("/terminal/") {
+        let token = request
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str::<TokenQuery>(q).ok())
+            .and_then(|q| q.token);
+        if let Err(reason) = engine.open_viewer(id.trim_end_matches('/'), token.as_deref()) {
+            return refusal(reason);
+        }
+    }
+    next.run(request).await
+}
+
+pub async fn upgrade(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Authenticate before upgrading: a refused viewer never gets a 101.
+    let viewer = match engine.open_viewer(&id, query.token.as_deref()) {
+        Ok(viewer) => viewer,
+        Err(reason) => return refusal(reason),
+    };
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            if let Err(err) = serve_viewer(socket, viewer).await {
+                tracing::debug!(%err, "terminal viewer ended");
+            }
+        })
+        .into_response()
+}
+
+async fn send_event(
+    socket: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    event: &ServerEvent,
+) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(event).expect("events serialise");
+    socket.send(Message::Text(text.into())).await
+}
+
+async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Error> {
+    let (mut sink, mut incoming) = socket.split();
+    let terminal = &viewer.terminal;
+    send_event(
+        &mut sink,
+        &ServerEvent::Hello {
+            id: terminal.id.clone(),
+            title: terminal.title.clone(),
+            read_only: terminal.read_only,
+        },
+    )
+    .await?;
+    let process = match viewer.source {
+        ViewSource::Live(process) => process,
+        ViewSource::Ended {
+            transcript,
+            exit_code,
+        } => {
+            // Replay the end of the transcript of a finished process.
+            let tail = tokio::task::spawn_blocking(move || {
+                crate::engine::transcript_tail(&transcript, crate::pty::DEFAULT_RING_BYTES as u64)
+            })
+            .await
+            .unwrap_or_default();
+            for chunk in tail.chunks(CHUNK) {
+                sink.send(Message::Binary(chunk.to_vec().into())).await?;
+            }
+            send_event(&mut sink, &ServerEvent::Exit { code: exit_code }).await?;
+            return sink.close().await;
+        }
+    };
+    stream_live(&mut sink, &mut incoming, &process, terminal.read_only).await
+}
+
+async fn stream_live(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+    process: &Arc<PtyProcess>,
+    read_only: bool,
+) -> Result<(), axum::Error> {
+    let output: &Arc<Output> = process.output();
+    let mut progress = output.subscribe();
+    let mut exit = process.exit_watch();
+    // Start with everything still retained: late viewers see the recent past first.
+    let mut offset = output.read_from(0, 0).0;
+    let mut in_flight: u64 = 0;
+    loop {
+        if in_flight < HIGH_WATERMARK {
+            let (from, bytes) = output.read_from(offset, CHUNK);
+            if from > offset {
+                send_event(
+                    sink,
+                    &ServerEvent::Skipped {
+                        bytes: from - offset,
+                    },
+                )
+                .await?;
+            }
+            offset = from;
+            if !bytes.is_empty() {
+                offset += bytes.len() as u64;
+                in_flight += bytes.len() as u64;
+                sink.send(Message::Binary(bytes.into())).await?;
+                continue;
+            }
+        }
+        let state = *progress.borrow_and_update();
+        let code = *exit.borrow_and_update();
+        if state.closed && offset >= state.end {
+            if let Some(code) = code {
+                send_event(sink, &ServerEvent::Exit { code: Some(code) }).await?;
+                return sink.close().await;
+            }
+        }
+        tokio::select! {
+            changed = progress.changed(), if in_flight < HIGH_WATERMARK && !(state.closed && offset >= state.end) => {
+                if changed.is_err() {
+                    // The reader is gone; the exit watch finishes the stream.
+                    let _ = exit.changed().await;
+                }
+            }
+            _ = exit.changed(), if state.closed && offset >= state.end => {}
+            message = incoming.next() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                Some(Ok(Message::Binary(input))) => {
+                    if !read_only {
+                        let process = process.clone();
+                        // A PTY write can block when the program does not read: keep it off the reactor.
+                        let _ = tokio::task::spawn_blocking(move || process.write(&input)).await;
+                    }
+                }
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientControl>(&text) {
+                    Ok(ClientControl::Ack { bytes }) => in_flight = in_flight.saturating_sub(bytes),
+                    Ok(ClientControl::Resize { cols, rows }) => {
+                        if !read_only {
+                            let _ = process.resize(cols.clamp(2, 1000), rows.clamp(1, 500));
+                        }
+                    }
+                    Err(_) => tracing::debug!("ignoring malformed terminal control message"),
+                },
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

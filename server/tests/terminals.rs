@@ -1,0 +1,330 @@
+//! Browser terminals over WebSockets with a tokio-tungstenite client against the real binary:
+//! authentication, Host/Origin rules, echo, byte-exact output, replay, flow control, resize,
+//! read-only session views and process-group cleanup.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn terminal_parts(terminal: &Value) -> (String, String) {
+    let url = terminal["url"].as_str().unwrap();
+    let id = terminal["id"].as_str().unwrap().to_string();
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    (id, token)
+}
+
+async fn connect(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Socket, tungstenite::Error> {
+    let mut request = format!("ws://{}{path}", server.host())
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+        request.headers_mut().insert(name, v.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+async fn open(server: &TestServer, terminal: &Value) -> Socket {
+    let (id, token) = terminal_parts(terminal);
+    connect(server, &format!("/ws/terminal/{id}?token={token}"), &[])
+        .await
+        .expect("viewer connects")
+}
+
+/// Reads output (acknowledging it) until `done` holds for the bytes so far or the process
+/// exits; returns the bytes and the exit code if one arrived.
+async fn read_until(
+    socket: &mut Socket,
+    timeout: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (Vec<u8>, Option<Value>) {
+    let mut bytes = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if done(&bytes) {
+            return (bytes, None);
+        }
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; got {:?}", String::from_utf8_lossy(&bytes)));
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                bytes.extend_from_slice(&data);
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "exit" {
+                    return (bytes, Some(event));
+                }
+            }
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return (bytes, None),
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn start_shell(server: &TestServer, args: Value) -> Value {
+    server.post_ok(
+        "/api/browser_terminal/start",
+        json!({"shell": "/bin/sh", "shell_args": args}),
+    )["terminal"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_need_the_token_and_a_loopback_origin() {
+    let server = TestServer::start();
+    let terminal = start_shell(&server, json!([]));
+    let (id, token) = terminal_parts(&terminal);
+    let status = |err: tungstenite::Error| match err {
+        tungstenite::Error::Http(response) => response.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    };
+    assert_eq!(
+        status(
+            connect(&server, &format!("/ws/terminal/{id}"), &[])
+                .await
+                .unwrap_err()
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            connect(&server, &format!("/ws/terminal/{id}?token=wrong"), &[])
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    let path = format!("/ws/terminal/{id}?token={token}");
+    assert_eq!(
+        status(
+            connect(&server, &path, &[("Origin", "https://evil.example")])
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    let foreign_host = format!("attacker.example:{}", server.addr.port());
+    assert_eq!(
+        status(
+            connect(&server, &path, &[("Host", &foreign_host)])
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    let own = server.origin();
+    connect(&server, &path, &[("Origin", &own)])
+        .await
+        .expect("same origin is fine");
+    // The page is guarded the same way.
+    assert_eq!(server.get(&format!("/terminal/{id}")).status, 401);
+    assert_eq!(
+        server.get(&format!("/terminal/{id}?token=nope")).status,
+        403
+    );
+    assert_eq!(
+        server.get(&format!("/terminal/{id}?token={token}")).status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_round_trip_and_resize() {
+    let server = TestServer::start();
+    let terminal = start_shell(&server, json!([]));
+    assert_eq!(terminal["kind"], "interactive");
+    assert_eq!(terminal["read_only"], false);
+    let mut socket = open(&server, &terminal).await;
+    socket
+        .send(Message::Binary(b"echo ro$((40+2))und\r".to_vec().into()))
+        .await
+        .unwrap();
+    read_until(&mut socket, Duration::from_secs(10), |b| {
+        contains(b, "ro42und")
+    })
+    .await;
+    let resize = json!({"type": "resize", "cols": 101, "rows": 37}).to_string();
+    socket.send(Message::Text(resize.into())).await.unwrap();
+    socket
+        .send(Message::Binary(b"stty size\r".to_vec().into()))
+        .await
+        .unwrap();
+    read_until(&mut socket, Duration::from_secs(10), |b| {
+        contains(b, "37 101")
+    })
+    .await;
+    // The running shell is reused; closing ends it.
+    let again = server.post_ok("/api/browser_terminal/start", json!({}));
+    assert_eq!(again["reused"], true);
+    assert_eq!(again["terminal"]["id"], terminal["id"]);
+    let closed = server.post_ok("/api/browser_terminal/close", json!({"id": terminal["id"]}));
+    assert_eq!(closed["terminal"]["status"], "exited");
+    let (_, exit) = read_until(&mut socket, Duration::from_secs(10), |_| false).await;
+    assert!(exit.is_some(), "viewer sees the exit");
+    assert!(
+        server.get_ok("/api/browser_terminals")["terminals"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_byte_exact_and_replayed_after_reconnect() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payload.bin");
+    // Invalid UTF-8, multibyte characters cut by chunk boundaries, control bytes.
+    let mut payload = Vec::new();
+    for i in 0..60_000u32 {
+        payload.extend_from_slice("中文é".as_bytes());
+        payload.push((i % 256) as u8);
+        payload.push(0xff);
+    }
+    std::fs::write(&file, &payload).unwrap();
+    let script = format!("stty raw -echo; cat {}", file.display());
+    let terminal = start_shell(&server, json!(["-c", script]));
+    // The process may have ended before anyone watches: nothing is lost.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut first = open(&server, &terminal).await;
+    let (bytes, exit) = read_until(&mut first, Duration::from_secs(20), |_| false).await;
+    assert_eq!(exit.unwrap()["code"], 0);
+    assert_eq!(bytes.len(), payload.len());
+    assert!(bytes == payload, "output differs from the file");
+    drop(first);
+    let mut again = open(&server, &terminal).await;
+    let (replayed, _) = read_until(&mut again, Duration::from_secs(20), |_| false).await;
+    assert!(replayed == payload, "replay after reconnect differs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_viewer_does_not_hold_back_another() {
+    let server = TestServer::start();
+    let terminal = start_shell(
+        &server,
+        json!([
+            "-c",
+            "sleep 0.5; yes 0123456789abcdef | head -c 8000000; echo; echo END-OF-STREAM"
+        ]),
+    );
+    let mut stalled = open(&server, &terminal).await; // never reads, never acks
+    let mut reader = open(&server, &terminal).await;
+    let (bytes, exit) = read_until(&mut reader, Duration::from_secs(60), |_| false).await;
+    assert!(exit.is_some(), "the reading viewer reached the end");
+    assert!(contains(
+        &bytes[bytes.len().saturating_sub(100)..],
+        "END-OF-STREAM"
+    ));
+    // The stalled one is still connected and can still catch up with what is retained.
+    let (tail, exit) = read_until(&mut stalled, Duration::from_secs(60), |_| false).await;
+    assert!(exit.is_some());
+    assert!(!tail.is_empty());
+    assert!(
+        server.get("/api/status").status == 200,
+        "server stays responsive"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_exit_output_arrives_every_time() {
+    let server = TestServer::start();
+    for run in 0..100 {
+        let terminal = start_shell(&server, json!(["-c", format!("echo fast-{run}-done")]));
+        let mut socket = open(&server, &terminal).await;
+        let (bytes, exit) = read_until(&mut socket, Duration::from_secs(10), |_| false).await;
+        assert!(
+            contains(&bytes, &format!("fast-{run}-done")),
+            "run {run}: {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(exit.unwrap()["code"], 0, "run {run}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_views_are_read_only_and_live() {
+    let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "watch me"}));
+    let sid = started["session"]["id"].as_str().unwrap().to_string();
+    let view = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": sid}),
+    );
+    assert_eq!(view["terminal"]["read_only"], true);
+    assert_eq!(view["terminal"]["kind"], "session_preview");
+    assert_eq!(
+        view["session"]["browser_terminal_id"],
+        view["terminal"]["id"]
+    );
+    let reused = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": sid}),
+    );
+    assert_eq!(reused["reused"], true);
+    let mut socket = open(&server, &view["terminal"]).await;
+    read_until(&mut socket, Duration::from_secs(15), |b| {
+        contains(b, "Plan reported")
+    })
+    .await;
+    socket
+        .send(Message::Binary(b"typed-by-viewer\r".to_vec().into()))
+        .await
+        .unwrap();
+    let sessions = server.get_ok("/api/status");
+    assert_eq!(
+        sessions["sessions"][0]["browser_terminal_status"],
+        "running"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let preview = server.get_ok("/api/status")["sessions"][0]["transcript_preview"].to_string();
+    assert!(
+        !preview.contains("typed-by-viewer"),
+        "read-only viewer input reached the session: {preview}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_terminal_ends_its_process_group() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+    let terminal = start_shell(&server, json!(["-c", script]));
+    let child: i32 = wait_for(Duration::from_secs(10), "the child pid", || {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+            .and_then(|s| s.trim().parse().ok())
+    });
+    server.post_ok("/api/browser_terminal/close", json!({"id": terminal["id"]}));
+    wait_for(Duration::from_secs(10), "the child to die", || {
+        // SAFETY: signal 0 only checks existence.
+        (unsafe { libc::kill(child, 0) } != 0).then_some(())
+    });
+}
