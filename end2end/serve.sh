@@ -8,4 +8,5 @@ rm -rf "$repo"
 mkdir -p "$repo"
 git -C "$repo" init -q
 printf '# e2e fixture\n' >"$repo/README.md"
+export CODEX_GOVERNANCE_DEMO_STEP_MS=${CODEX_GOVERNANCE_DEMO_STEP_MS:-1500}
 exec "$here/../target/release/codex-governance" serve --port "$port" --repo "$repo" --agent demo

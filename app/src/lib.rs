@@ -1,4 +1,5 @@
 //! codex-governance UI and API contract, shared by the server (SSR) and the browser (hydrate).
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod components;
@@ -12,7 +13,10 @@ use leptos_router::{
     ParamSegment, StaticSegment,
 };
 
-use components::StatusPanel;
+use components::{
+    push::provide_push, shared::provide_shared, InboxPanel, LauncherPanel, PlanDialog, ReportPanel,
+    SessionsPanel, StatusPanel, TerminalWall,
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +63,8 @@ fn Dashboard() -> impl IntoView {
     // end-to-end tests wait for it.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    provide_push();
+    provide_shared();
 
     view! {
         <div class="page" data-hydrated=move || hydrated.get().to_string()>
@@ -66,9 +72,21 @@ fn Dashboard() -> impl IntoView {
                 <h1>"codex-governance" <span class="subtitle">" 中书省 · 门下省 · 尚书省"</span></h1>
                 <p class="muted">"A governed team of coding-agent sessions on one Git repository."</p>
             </header>
-            <main>
-                <StatusPanel/>
+            <main class="layout">
+                <div class="column">
+                    <LauncherPanel/>
+                    <SessionsPanel/>
+                    <InboxPanel/>
+                </div>
+                <div class="column">
+                    <StatusPanel/>
+                    <ReportPanel/>
+                </div>
+                <div class="wide">
+                    <TerminalWall/>
+                </div>
             </main>
+            <PlanDialog/>
         </div>
     }
 }

@@ -26,6 +26,7 @@ test("dashboard hydrates and shows the launcher status from /api/status", async 
   );
   await expect(page.getByTestId("project-name")).toHaveText(payload.project_name);
   await expect(page.getByTestId("department-list")).toContainText("menxia");
+  await expect(page.getByTestId("report-summary")).toContainText("mode worktree");
 
   await page.screenshot({ path: testInfo.outputPath("dashboard.png"), fullPage: true });
   expect(errors).toEqual([]);

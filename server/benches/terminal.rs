@@ -37,9 +37,24 @@ fn start_server() -> Server {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.split(':').nth(2).unwrap().trim_end_matches(|c: char| !c.is_ascii_digit()).split('/').next().unwrap().parse().unwrap();
-    Server { child, port, _repo: repo }
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Server {
+        child,
+        port,
+        _repo: repo,
+    }
 }
 
 fn post(port: u16, path: &str, body: &str) -> serde_json::Value {
@@ -56,12 +71,17 @@ fn post(port: u16, path: &str, body: &str) -> serde_json::Value {
     serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn viewer(port: u16, shell_args: serde_json::Value) -> Socket {
     let body = serde_json::json!({"shell": "/bin/sh", "shell_args": shell_args}).to_string();
     let terminal = post(port, "/api/browser_terminal/start", &body);
-    let url = terminal["terminal"]["url"].as_str().unwrap().replace("http://", "ws://").replace("/terminal/", "/ws/terminal/");
+    let url = terminal["terminal"]["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://", "ws://")
+        .replace("/terminal/", "/ws/terminal/");
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
@@ -134,13 +154,19 @@ async fn main() {
     let wire_secs = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(f64::NAN);
 
     // Echo latency: raw-mode cat returns each key as soon as it arrives.
-    let mut echo = viewer(server.port, serde_json::json!(["-c", "stty raw -echo; cat"])).await;
+    let mut echo = viewer(
+        server.port,
+        serde_json::json!(["-c", "stty raw -echo; cat"]),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut latencies = Vec::with_capacity(300);
     for i in 0..300u32 {
         let key = [b'a' + (i % 26) as u8];
         let sent = Instant::now();
-        echo.send(Message::Binary(key.to_vec().into())).await.unwrap();
+        echo.send(Message::Binary(key.to_vec().into()))
+            .await
+            .unwrap();
         loop {
             match echo.next().await {
                 Some(Ok(Message::Binary(bytes))) if bytes.contains(&key[0]) => break,
@@ -168,7 +194,16 @@ async fn main() {
     println!("|---|---|");
     println!("| raw PTY throughput (cat {FILE_MIB} MiB) | {:.1} MB/s ({raw_bytes} bytes in {raw_secs:.2} s) |", mb(raw_bytes, raw_secs));
     println!("| wire throughput, one viewer | {:.1} MB/s ({received} bytes, {skipped} skipped, in {wire_secs:.2} s) |", mb(received, wire_secs));
-    println!("| wire / raw | {:.0} % |", 100.0 * mb(received, wire_secs) / mb(raw_bytes, raw_secs));
-    println!("| keystroke echo p50 / p99 (300 keys) | {:.2} ms / {:.2} ms |", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
-    println!("| server RSS, stalled viewer on `yes` for 10 s | {before} KiB before, {peak} KiB peak |");
+    println!(
+        "| wire / raw | {:.0} % |",
+        100.0 * mb(received, wire_secs) / mb(raw_bytes, raw_secs)
+    );
+    println!(
+        "| keystroke echo p50 / p99 (300 keys) | {:.2} ms / {:.2} ms |",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "| server RSS, stalled viewer on `yes` for 10 s | {before} KiB before, {peak} KiB peak |"
+    );
 }

@@ -1,4 +1,5 @@
 //! codex-governance server: launcher engine, governance report, PTY hosting and HTTP surface.
+#![recursion_limit = "512"]
 
 pub mod config;
 pub mod demo_agent;

@@ -1,5 +1,19 @@
 //! Dashboard building blocks.
 
+mod inbox;
+mod launcher;
+mod plan;
+pub mod push;
+mod report;
+mod sessions;
+pub mod shared;
 mod status_panel;
+mod wall;
 
+pub use inbox::InboxPanel;
+pub use launcher::LauncherPanel;
+pub use plan::PlanDialog;
+pub use report::ReportPanel;
+pub use sessions::SessionsPanel;
 pub use status_panel::StatusPanel;
+pub use wall::TerminalWall;

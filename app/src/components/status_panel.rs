@@ -2,16 +2,23 @@
 
 use leptos::prelude::*;
 
-use crate::api::{get_status, StatusPayload};
+use crate::api::StatusPayload;
+
+use super::push::use_push;
+use super::shared::use_shared;
 
 #[component]
 pub fn StatusPanel() -> impl IntoView {
-    let status = Resource::new(|| (), |_| get_status());
+    let status = use_shared().status;
+    let push = use_push();
 
     view! {
         <section class="panel status-panel" aria-labelledby="status-heading">
             <header class="panel-head">
                 <h2 id="status-heading">"Launcher status"</h2>
+                <span class="muted" data-testid="push-state">
+                    {move || if push.connected.get() { "live" } else { "connecting…" }}
+                </span>
                 <button type="button" class="ghost" data-testid="refresh-status"
                     on:click=move |_| status.refetch()>
                     "Refresh"

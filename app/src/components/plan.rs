@@ -1,0 +1,138 @@
+//! The plan confirmation dialog: each assignment's task, model and selection are editable;
+//! Confirm sends the edited selection to `start_assignments`, Cancel keeps the plan waiting.
+
+use leptos::prelude::*;
+
+use crate::api::{
+    start_assignments, zhongshu_plan, Assignment, AssignmentInput, StartAssignmentsRequest,
+};
+
+use super::shared::use_shared;
+
+#[component]
+pub fn PlanDialog() -> impl IntoView {
+    let shared = use_shared();
+    let plan = Resource::new(
+        move || shared.plan_open.get(),
+        |id| async move {
+            match id {
+                Some(id) => zhongshu_plan(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match plan.await {
+                    Ok(Some(response)) if response.plan.ready => {
+                        view! { <PlanForm assignments=response.plan.assignments.clone() summary=response.plan.summary.clone()
+                            session_id=response.session.id.clone() reported_at=response.plan.reported_at.clone().unwrap_or_default()
+                            models=response.model_choices.clone()/> }.into_any()
+                    }
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PlanForm(
+    assignments: Vec<Assignment>,
+    summary: String,
+    session_id: String,
+    reported_at: String,
+    models: Vec<String>,
+) -> impl IntoView {
+    let shared = use_shared();
+    // Edits go straight into the drafts without re-rendering the form (no focus loss).
+    let drafts = StoredValue::new(assignments.clone());
+    let busy = RwSignal::new(false);
+    let dismiss_key = format!("{session_id}@{reported_at}");
+
+    let cancel = {
+        let key = dismiss_key.clone();
+        move |_| {
+            shared.plan_dismissed.update(|d| d.push(key.clone()));
+            shared.plan_open.set(None);
+        }
+    };
+    let confirm = {
+        let key = dismiss_key.clone();
+        let session_id = session_id.clone();
+        move |_| {
+            let request = StartAssignmentsRequest {
+                parent_session_id: session_id.clone(),
+                assignments: drafts
+                    .get_value()
+                    .iter()
+                    .map(AssignmentInput::from)
+                    .collect(),
+            };
+            busy.set(true);
+            let key = key.clone();
+            leptos::task::spawn_local(async move {
+                let outcome = start_assignments(request).await;
+                shared.report(&outcome, |r| {
+                    format!("{} started, {} queued", r.started.len(), r.queued_count)
+                });
+                busy.set(false);
+                if outcome.is_ok() {
+                    shared.plan_dismissed.update(|d| d.push(key));
+                    shared.plan_open.set(None);
+                }
+            });
+        }
+    };
+
+    let rows = assignments.into_iter().enumerate().map(|(i, a)| {
+        let task_id = format!("plan-task-{i}");
+        let model_id = format!("plan-model-{i}");
+        let models = models.clone();
+        let current_model = a.model.clone();
+        view! {
+            <fieldset class="assignment" data-testid="plan-assignment">
+                <legend>
+                    <label>
+                        <input type="checkbox" prop:checked=a.selected
+                            on:change=move |ev| drafts.update_value(|d| d[i].selected = event_target_checked(&ev))/>
+                        " " <strong>{a.title.clone()}</strong> " " <code>{a.department.clone()}</code>
+                    </label>
+                </legend>
+                <label for=task_id.clone()>"Task"</label>
+                <textarea id=task_id rows="3" data-testid="plan-task" prop:value=a.task.clone()
+                    on:input=move |ev| drafts.update_value(|d| d[i].task = event_target_value(&ev))></textarea>
+                <div class="row">
+                    <label for=model_id.clone()>"Model"</label>
+                    <select id=model_id on:change=move |ev| drafts.update_value(|d| d[i].model = event_target_value(&ev))>
+                        {models.into_iter().map(|m| {
+                            let selected = m == current_model;
+                            view! { <option value=m.clone() selected=selected>{m.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+                <dl class="facts small">
+                    <dt>"Files"</dt><dd>{if a.files.is_empty() { "—".to_string() } else { a.files.join(", ") }}</dd>
+                    <dt>"Verify"</dt><dd>{if a.verify.is_empty() { "—".to_string() } else { a.verify.join("; ") }}</dd>
+                    <dt>"Why"</dt><dd>{a.reason.clone()}</dd>
+                    <dt>"Model reason"</dt><dd>{a.model_reason.clone()}</dd>
+                </dl>
+            </fieldset>
+        }
+    }).collect_view();
+
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="plan-heading" data-testid="plan-dialog">
+                <h2 id="plan-heading">"Confirm the plan of " <code>{session_id.clone()}</code></h2>
+                <p>{summary}</p>
+                {rows}
+                <div class="row actions">
+                    <button type="button" data-testid="confirm-plan" disabled=move || busy.get() on:click=confirm>"Confirm and start"</button>
+                    <button type="button" class="ghost" on:click=cancel>"Not now"</button>
+                </div>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,123 @@
+//! The governance report view: worktree / staged / base tabs, the three provinces, departments
+//! with their files, risks, verification commands (copyable) and the portability preflight.
+
+use leptos::prelude::*;
+
+use crate::api::{get_report, GovernanceReport};
+
+use super::push::use_push;
+use super::shared::Badge;
+
+#[component]
+pub fn ReportPanel() -> impl IntoView {
+    let push = use_push();
+    let mode = RwSignal::new("worktree".to_string());
+    let base_input = RwSignal::new("HEAD~1".to_string());
+    let base = RwSignal::new("HEAD~1".to_string());
+    let report = Resource::new(
+        move || (mode.get(), base.get(), push.sessions.get()),
+        |(mode, base, _)| async move {
+            let base = (mode == "base").then_some(base);
+            get_report(Some(mode), base).await
+        },
+    );
+    let tab = move |name: &'static str, label: &'static str| {
+        view! {
+            <button type="button" role="tab" class=move || if mode.get() == name { "tab active" } else { "tab" }
+                aria-selected=move || (mode.get() == name).to_string()
+                on:click=move |_| mode.set(name.to_string())>{label}</button>
+        }
+    };
+    view! {
+        <section class="panel report" aria-labelledby="report-heading">
+            <header class="panel-head">
+                <h2 id="report-heading">"Governance report"</h2>
+                <div role="tablist" class="tabs">
+                    {tab("worktree", "Worktree")} {tab("staged", "Staged")} {tab("base", "Base")}
+                </div>
+            </header>
+            {move || (mode.get() == "base").then(|| view! {
+                <form class="row" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); base.set(base_input.get_untracked()); }>
+                    <label for="base-ref">"Base ref"</label>
+                    <input id="base-ref" type="text" prop:value=move || base_input.get()
+                        on:input=move |ev| base_input.set(event_target_value(&ev))/>
+                    <button type="submit" class="ghost">"Compare"</button>
+                </form>
+            })}
+            <Transition fallback=|| view! { <p class="muted">"Reading Git state…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Ok(r) => view! { <ReportBody report=r.report/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn copy_to_clipboard(text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+#[component]
+fn ReportBody(report: GovernanceReport) -> impl IntoView {
+    let scan = report.preflight.checks.portability_reference_scan.clone();
+    let pass = scan.decision == "PASS";
+    view! {
+        <ol class="provinces">
+            {report.provinces.iter().map(|p| view! { <li><strong>{p.title.clone()}</strong><span class="muted">{p.duty.clone()}</span></li> }).collect_view()}
+        </ol>
+        <p class="muted" data-testid="report-summary">{format!("{} changed file(s) · mode {}", report.changed_count, report.mode)}</p>
+        <div class="grid">
+            {report.departments.iter().map(|d| {
+                let more = d.files.len().saturating_sub(8);
+                view! {
+                    <div class="department-card">
+                        <h3>{d.title.clone()} " " <code>{d.key.clone()}</code></h3>
+                        <p class="muted">{d.duty.clone()}</p>
+                        <ul>
+                            {d.files.iter().take(8).map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}
+                            {(more > 0).then(|| view! { <li class="muted">{format!("… {more} more")}</li> })}
+                        </ul>
+                    </div>
+                }
+            }).collect_view()}
+        </div>
+        {(!report.uncategorized.is_empty()).then(|| view! {
+            <h3>"Uncategorized"</h3>
+            <ul>{report.uncategorized.iter().map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}</ul>
+        })}
+        <h3>"门下省 Menxia — risks"</h3>
+        {if report.risks.is_empty() {
+            view! { <p class="muted">"No risk rule hit."</p> }.into_any()
+        } else {
+            view! { <ul>{report.risks.iter().map(|r| view! {
+                <li><Badge kind={if r.level == "high" { "bad" } else if r.level == "medium" { "warn" } else { "muted" }} text=r.level.clone()/>
+                " " <code>{r.path.clone()}</code> ": " {r.message.clone()}</li>
+            }).collect_view()}</ul> }.into_any()
+        }}
+        <h3>"Verification"</h3>
+        <ul class="commands">
+            {report.verify_commands.iter().map(|c| {
+                let command = c.clone();
+                view! { <li><code>{c.clone()}</code> " " <button type="button" class="ghost small" on:click=move |_| copy_to_clipboard(&command)>"Copy"</button></li> }
+            }).collect_view()}
+        </ul>
+        <h3>"Preflight"</h3>
+        <p data-testid="preflight">
+            <Badge kind={if pass { "ok" } else { "warn" }} text=scan.decision.clone()/>
+            {format!(" portability scan of {} file(s): {} violation(s), {} example(s)", scan.scanned_files.len(), scan.violations.len(), scan.exceptions.len())}
+        </p>
+        <ul>
+            {scan.violations.iter().map(|v| view! {
+                <li><code>{format!("{}:{}:{}", v.path, v.line, v.column)}</code> " [" {v.pattern.clone()} "] " {v.excerpt.clone()}</li>
+            }).collect_view()}
+        </ul>
+    }
+}

@@ -1,0 +1,206 @@
+//! The session tree: Zhongshu sessions with their departments and queue, heartbeat, report and
+//! unread badges; restart, close and input.
+
+use leptos::prelude::*;
+
+use crate::api::{
+    close_session, restart_zhongshu_session, session_input, RestartZhongshuRequest, Session,
+    SessionIdRequest, SessionInputRequest, ZhongshuEntry,
+};
+
+use super::shared::{heartbeat_badge, use_shared, Badge};
+
+#[component]
+pub fn SessionsPanel() -> impl IntoView {
+    let shared = use_shared();
+
+    // A newly reported plan opens the confirmation dialog (once per plan).
+    Effect::new(move |_| {
+        let Some(Ok(data)) = shared.sessions.get() else {
+            return;
+        };
+        if shared.plan_open.get_untracked().is_some() {
+            return;
+        }
+        let dismissed = shared.plan_dismissed.get_untracked();
+        let waiting = data.zhongshu_sessions.iter().find(|z| {
+            let fields = z.session.zhongshu_fields.as_ref();
+            let key = format!(
+                "{}@{}",
+                z.session.id,
+                fields
+                    .and_then(|f| f.plan_reported_at.clone())
+                    .unwrap_or_default()
+            );
+            fields.is_some_and(|f| f.plan_status == "awaiting_confirmation")
+                && !dismissed.contains(&key)
+        });
+        if let Some(entry) = waiting {
+            shared.plan_open.set(Some(entry.session.id.clone()));
+        }
+    });
+
+    view! {
+        <section class="panel sessions" aria-labelledby="sessions-heading">
+            <header class="panel-head"><h2 id="sessions-heading">"Sessions"</h2></header>
+            <Transition fallback=|| view! { <p class="muted">"Loading sessions…"</p> }>
+                {move || Suspend::new(async move {
+                    match shared.sessions.await {
+                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                        Ok(data) if data.zhongshu_sessions.is_empty() => view! {
+                            <p class="muted" data-testid="no-sessions">"No Zhongshu session yet: start one with a task above."</p>
+                        }.into_any(),
+                        Ok(data) => view! {
+                            <p class="muted">
+                                {format!("{} / {} department slots busy · {} queued",
+                                    data.counters.active_department_sessions,
+                                    data.counters.max_department_sessions,
+                                    data.queue.len())}
+                            </p>
+                            <ul class="zhongshu-list">
+                                {data.zhongshu_sessions.into_iter().rev().map(|entry| view! { <ZhongshuCard entry/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
+    let shared = use_shared();
+    let session = entry.session.clone();
+    let fields = session.zhongshu_fields.clone();
+    let unread = fields.as_ref().map_or(0, |f| f.unread_result_count);
+    let plan_status = fields
+        .as_ref()
+        .map(|f| f.plan_status.clone())
+        .unwrap_or_default();
+    let id = session.id.clone();
+    let running = session.status == "running";
+    let input = RwSignal::new(String::new());
+
+    let select = {
+        let id = id.clone();
+        move |_| shared.selected.set(Some(id.clone()))
+    };
+    let review = {
+        let id = id.clone();
+        move |_| shared.plan_open.set(Some(id.clone()))
+    };
+    let restart = {
+        let id = id.clone();
+        move |_| {
+            let request = RestartZhongshuRequest {
+                session_id: id.clone(),
+                model: None,
+            };
+            leptos::task::spawn_local(async move {
+                let outcome = restart_zhongshu_session(request).await;
+                shared.report(&outcome, |r| {
+                    if r.resumed_inline {
+                        format!("Resume prompt sent to {}", r.source_session_id)
+                    } else {
+                        format!("Restarted as {}", r.session.id)
+                    }
+                });
+                if let Ok(r) = outcome {
+                    shared.selected.set(Some(r.session.id));
+                }
+            });
+        }
+    };
+    let close = {
+        let id = id.clone();
+        move |_| {
+            let request = SessionIdRequest {
+                session_id: id.clone(),
+            };
+            leptos::task::spawn_local(async move {
+                let outcome = close_session(request).await;
+                shared.report(&outcome, |r| format!("Closing {}", r.session.id));
+            });
+        }
+    };
+    let send = {
+        let id = id.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let request = SessionInputRequest {
+                session_id: id.clone(),
+                input: input.get_untracked(),
+            };
+            leptos::task::spawn_local(async move {
+                let outcome = session_input(request).await;
+                shared.report(&outcome, |_| "Input sent".to_string());
+                if outcome.is_ok() {
+                    input.set(String::new());
+                }
+            });
+        }
+    };
+
+    view! {
+        <li class="zhongshu-card" data-testid="zhongshu-card" data-session-id=id.clone()>
+            <div class="card-head">
+                <strong>{session.title.clone()}</strong>
+                <code>{id.clone()}</code>
+                {heartbeat_badge(&session.status, if running { "active" } else { "exited" }, None)}
+                <Badge kind="info" text=format!("plan: {}", plan_status.replace('_', " "))/>
+                <span data-testid="unread-count">
+                    <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=format!("{unread} unread")/>
+                </span>
+            </div>
+            <p class="task">{session.task.clone()}</p>
+            <div class="row actions">
+                <button type="button" class="ghost" on:click=select>"Inbox"</button>
+                {(plan_status == "awaiting_confirmation").then(|| view! {
+                    <button type="button" on:click=review data-testid="review-plan">"Review plan"</button>
+                })}
+                <button type="button" class="ghost" on:click=restart data-testid="restart-zhongshu">"Restart"</button>
+                {running.then(|| view! { <button type="button" class="ghost" on:click=close>"Close"</button> })}
+            </div>
+            {running.then(|| view! {
+                <form class="row" on:submit=send>
+                    <label class="sr-only" for=format!("input-{id}")>"Input for this session"</label>
+                    <input id=format!("input-{id}") type="text" placeholder="Type a line into this session"
+                        prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev))/>
+                    <button type="submit" class="ghost">"Send"</button>
+                </form>
+            })}
+            <ul class="departments-tree">
+                {entry.child_departments.into_iter().map(|d| view! { <DepartmentRow session=d/> }).collect_view()}
+                {entry.queued_departments.into_iter().map(|q| view! {
+                    <li class="department-row queued" data-testid="queued-department">
+                        <strong>{q.title}</strong> " " <Badge kind="muted" text="queued"/> " " <span class="muted">{q.task}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </li>
+    }
+}
+
+#[component]
+fn DepartmentRow(session: Session) -> impl IntoView {
+    let report = session
+        .department_fields
+        .as_ref()
+        .map(|f| f.report_status.clone())
+        .unwrap_or_default();
+    let last_line = session
+        .transcript_preview
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    view! {
+        <li class="department-row" data-testid="department-row" data-status=session.status.clone()>
+            <strong>{session.title.clone()}</strong>
+            " " <code>{session.id.clone()}</code> " "
+            {heartbeat_badge(&session.status, &session.heartbeat_status, session.idle_seconds)}
+            " " <Badge kind={if report == "reported" { "ok" } else { "muted" }} text=report/>
+            <div class="preview muted">{last_line}</div>
+        </li>
+    }
+}

@@ -1,0 +1,118 @@
+//! The terminal wall: a live xterm pane per running session (read-only views) plus the user's
+//! own shell. Panes are keyed by session, so list changes never reload a pane.
+
+use leptos::prelude::*;
+
+use crate::api::{
+    start_browser_terminal, start_session_browser_terminal, SessionIdRequest, StartTerminalRequest,
+};
+use crate::terminal::TerminalView;
+
+use super::shared::use_shared;
+
+/// `(id, token)` of a terminal URL `.../terminal/<id>?token=<token>`.
+fn parse_url(url: &str) -> Option<(String, String)> {
+    let rest = url.split("/terminal/").nth(1)?;
+    let (id, query) = rest.split_once('?')?;
+    let token = query.split('&').find_map(|p| p.strip_prefix("token="))?;
+    Some((id.to_string(), token.to_string()))
+}
+
+#[derive(Clone, PartialEq)]
+struct Pane {
+    session_id: String,
+    title: String,
+    url: Option<String>,
+}
+
+#[component]
+pub fn TerminalWall() -> impl IntoView {
+    let shared = use_shared();
+    // Panes exist only in the browser: nothing to render on the server or at hydration time.
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    let panes = Memo::new(move |_| {
+        if !mounted.get() {
+            return Vec::new();
+        }
+        shared
+            .status
+            .get()
+            .and_then(|r| r.ok())
+            .map(|s| {
+                s.sessions
+                    .into_iter()
+                    .filter(|x| x.status == "running")
+                    .map(|x| Pane {
+                        title: format!("{} · {}", x.title, x.id),
+                        session_id: x.id,
+                        url: x.browser_terminal_url,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    let shell = RwSignal::new(None::<(String, String)>);
+    let open_shell = move |_| {
+        leptos::task::spawn_local(async move {
+            let outcome = start_browser_terminal(StartTerminalRequest::default()).await;
+            shared.report(&outcome, |t| format!("Shell {} ready", t.terminal.id));
+            if let Ok(t) = outcome {
+                shell.set(parse_url(&t.terminal.url));
+            }
+        });
+    };
+
+    view! {
+        <section class="panel wall" aria-labelledby="wall-heading">
+            <header class="panel-head">
+                <h2 id="wall-heading">"Terminals"</h2>
+                <button type="button" class="ghost" on:click=open_shell data-testid="open-shell">"Open shell"</button>
+            </header>
+            <div class="panes">
+                {move || shell.get().map(|(id, token)| view! {
+                    <figure class="pane" data-testid="shell-pane">
+                        <figcaption>"Your shell"</figcaption>
+                        <TerminalView id=id token=token/>
+                    </figure>
+                })}
+                <For each=move || panes.get() key=|p| p.session_id.clone() children=move |pane| view! { <SessionPane pane/> }/>
+            </div>
+            {move || (mounted.get() && panes.get().is_empty() && shell.get().is_none()).then(|| view! {
+                <p class="muted">"Running sessions appear here live."</p>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn SessionPane(pane: Pane) -> impl IntoView {
+    let terminal = RwSignal::new(pane.url.as_deref().and_then(parse_url));
+    if terminal.get_untracked().is_none() {
+        let session_id = pane.session_id.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(view) = start_session_browser_terminal(SessionIdRequest { session_id }).await
+            {
+                terminal.set(parse_url(&view.terminal.url));
+            }
+        });
+    }
+    view! {
+        <figure class="pane" data-testid="session-pane" data-session-id=pane.session_id.clone()>
+            <figcaption>{pane.title.clone()}</figcaption>
+            {move || terminal.get().map(|(id, token)| view! { <TerminalView id=id token=token/> })}
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terminal_urls_split_into_id_and_token() {
+        assert_eq!(
+            super::parse_url("http://127.0.0.1:6211/terminal/term-1?token=abc"),
+            Some(("term-1".into(), "abc".into()))
+        );
+        assert_eq!(super::parse_url("http://x/other"), None);
+    }
+}
