@@ -9,7 +9,7 @@ wasm="$repo/target/site/pkg/codex-governance.wasm"
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 work=$(mktemp -d -t cg-bench-dash-XXXXXX)
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 git -C "$work" init -q
 port=$((20000 + RANDOM % 20000))
 "$repo/target/release/codex-governance" serve --port "$port" --repo "$work" --agent custom \

@@ -291,6 +291,17 @@ fn the_whole_flow_with_the_demo_agent() {
             .len(),
         3
     );
+
+    // Mailboxes of interrupted sessions are still collected.
+    let incoming = server
+        .state_dir()
+        .join(format!("codex_governance_mailbox/{new_id}/incoming"));
+    let late = json!({"parent_session_id": new_id, "department_session_id": "zhilibu-late", "department": "zhilibu", "summary": "late report"});
+    std::fs::write(incoming.join("late.json"), late.to_string()).unwrap();
+    wait_for(Duration::from_secs(10), "the late report", || {
+        let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={new_id}&peek=1"));
+        (inbox["unread_count"] == 1).then_some(())
+    });
 }
 
 #[test]
@@ -549,6 +560,27 @@ fn bad_inputs_answer_400_in_the_failure_shape() {
             "/api/close_session",
             json!({"session_id": "zhongshu\u{0}1"}),
             "invalid session_id",
+        ),
+        ("/api/browser_terminal/close", json!({}), "id is required"),
+        (
+            "/api/browser_terminal/close",
+            json!({"id": "term-404"}),
+            "unknown terminal",
+        ),
+        (
+            "/api/session_browser_terminal/start",
+            json!({"session_id": "zhilibu-404"}),
+            "unknown session",
+        ),
+        (
+            "/api/browser_terminal/start",
+            json!({"shell": "/no/such/shell"}),
+            "cannot start shell",
+        ),
+        (
+            "/api/plan_assignments",
+            json!({"task": ""}),
+            "task is required",
         ),
     ];
     for (path, body, expected) in cases {

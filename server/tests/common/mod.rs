@@ -139,6 +139,31 @@ impl TestServer {
         response.json()
     }
 
+    /// POST JSON to a server that may die at any moment: `None` when no complete answer came.
+    pub fn try_post(&self, path: &str, body: &serde_json::Value) -> Option<Response> {
+        let body = body.to_string();
+        let text = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.host(),
+            body.len()
+        );
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        stream.write_all(text.as_bytes()).ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).ok()?;
+        raw.windows(4)
+            .any(|w| w == b"\r\n\r\n")
+            .then(|| Response::parse(&raw))
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends bytes exactly as given and reads the whole response.
     pub fn raw(&self, bytes: &[u8]) -> Response {
         let mut stream = TcpStream::connect(self.addr).expect("connect");

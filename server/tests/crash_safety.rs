@@ -1,0 +1,177 @@
+//! Crash safety: the server is killed with SIGKILL at random moments while sessions start,
+//! plans register and mailbox files arrive, then restarted. The database opens, everything the
+//! server acknowledged is still there, every mailbox file is registered exactly once, and the
+//! audit log has no torn line.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::{wait_for, TestServer};
+use serde_json::{json, Value};
+
+/// Iterations in the quick suite; `bench/soak.sh` runs many more.
+fn iterations() -> usize {
+    std::env::var("CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+}
+
+const AGENT: &[&str] = &["--agent", "custom", "--agent-command", "sleep 600"];
+
+#[derive(Default)]
+struct Acknowledged {
+    sessions: HashSet<String>,
+    plans: HashSet<String>,
+    /// (zhongshu id, report id) of every mailbox file fully written.
+    reports: Vec<(String, String)>,
+}
+
+fn pseudo_random(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_acknowledged() {
+    let mut server = TestServer::start_with(AGENT, &[]);
+    let acknowledged = Mutex::new(Acknowledged::default());
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    for iteration in 0..iterations() {
+        let stop = AtomicBool::new(false);
+        let kill_after = Duration::from_millis(80 + pseudo_random(&mut seed) % 400);
+        std::thread::scope(|scope| {
+            // Sessions and plans.
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(r) = server.try_post("/api/start_zhongshu_session", &json!({"task": format!("crash {iteration}")})) else { break };
+                    if r.status != 200 {
+                        continue;
+                    }
+                    let id = r.json()["session"]["id"].as_str().unwrap().to_string();
+                    acknowledged.lock().unwrap().sessions.insert(id.clone());
+                    let plan = json!({"session_id": id, "summary": "s", "assignments": [{"department": "zhilibu", "task": "t"}]});
+                    if server.try_post("/api/report_zhongshu_plan", &plan).is_some_and(|r| r.status == 200) {
+                        acknowledged.lock().unwrap().plans.insert(id);
+                    }
+                }
+            });
+            // Mailbox files for the sessions that exist.
+            scope.spawn(|| {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let owners: Vec<String> = acknowledged.lock().unwrap().sessions.iter().cloned().collect();
+                    for owner in owners.iter().take(3) {
+                        n += 1;
+                        let report_id = format!("r-{iteration}-{n}");
+                        let incoming = server.state_dir().join(format!("codex_governance_mailbox/{owner}/incoming"));
+                        let body = json!({"parent_session_id": owner, "department_session_id": format!("zhilibu-{n}"), "department": "zhilibu", "summary": "x", "report_id": report_id});
+                        let temp = incoming.join(format!(".{report_id}.tmp"));
+                        if std::fs::write(&temp, body.to_string()).is_ok() && std::fs::rename(&temp, incoming.join(format!("{report_id}.json"))).is_ok() {
+                            acknowledged.lock().unwrap().reports.push((owner.clone(), report_id));
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+            std::thread::sleep(kill_after);
+            // SAFETY: killing our own child.
+            unsafe {
+                libc::kill(server.pid() as i32, libc::SIGKILL);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        server = server.restart(AGENT, &[]);
+        let acknowledged = acknowledged.lock().unwrap();
+        verify(&server, &acknowledged);
+        eprintln!(
+            "iteration {iteration}: killed after {kill_after:?}; acknowledged so far: {} sessions, {} plans, {} mailbox reports",
+            acknowledged.sessions.len(),
+            acknowledged.plans.len(),
+            acknowledged.reports.len()
+        );
+    }
+}
+
+fn verify(server: &TestServer, acknowledged: &Acknowledged) {
+    let status = server.get_ok("/api/status");
+    let known: HashSet<String> = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &acknowledged.sessions {
+        assert!(known.contains(id), "acknowledged session {id} lost");
+    }
+    for id in &acknowledged.plans {
+        let plan = server.get_ok(&format!("/api/zhongshu_plan?id={id}"));
+        assert_eq!(
+            plan["plan"]["ready"], true,
+            "acknowledged plan of {id} lost"
+        );
+    }
+    // Every written report registers exactly once (the restarted server collects them).
+    let owners: HashSet<&String> = acknowledged.reports.iter().map(|(o, _)| o).collect();
+    for owner in owners {
+        let expected: HashSet<&String> = acknowledged
+            .reports
+            .iter()
+            .filter(|(o, _)| o == owner)
+            .map(|(_, r)| r)
+            .collect();
+        let results: Vec<Value> = wait_for(Duration::from_secs(20), "reports to register", || {
+            let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={owner}&peek=1"));
+            let all: Vec<Value> = inbox["unread_results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(inbox["read_results"].as_array().unwrap())
+                .cloned()
+                .collect();
+            let ids: HashSet<&str> = all
+                .iter()
+                .map(|r| r["report_id"].as_str().unwrap())
+                .collect();
+            expected
+                .iter()
+                .all(|r| ids.contains(r.as_str()))
+                .then_some(all)
+        });
+        let mut seen = HashSet::new();
+        for result in &results {
+            let id = result["report_id"].as_str().unwrap().to_string();
+            assert!(seen.insert(id.clone()), "report {id} registered twice");
+        }
+        let incoming = server
+            .state_dir()
+            .join(format!("codex_governance_mailbox/{owner}/incoming"));
+        let left: Vec<_> = std::fs::read_dir(incoming)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .collect();
+        assert!(left.is_empty(), "files left in incoming: {left:?}");
+    }
+    let audit = std::fs::read_to_string(server.state_dir().join("codex_governance_audit.jsonl"))
+        .unwrap_or_default();
+    for line in audit.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("torn audit line {line:?}: {e}"));
+    }
+    let registered = audit
+        .lines()
+        .filter(|l| l.contains("\"result_registered\""))
+        .count();
+    assert_eq!(
+        registered,
+        acknowledged.reports.len(),
+        "result_registered lines vs reports written"
+    );
+}
