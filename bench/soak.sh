@@ -19,7 +19,7 @@ git -C "$work" init -q
 port=$((20000 + RANDOM % 20000))
 lines=$((seconds * 100))
 "$repo/target/release/codex-governance" serve --port "$port" --repo "$work" --agent custom \
-  --agent-command "sh -c 'i=0; while [ \$i -lt $lines ]; do echo line-\$i; i=\$((i+1)); sleep 0.01; done; sleep 600'" \
+  --agent-command "sh -c 'i=0; while [ \$i -lt $lines ]; do echo line-\$i; i=\$((i+1)); sleep 0.01; done; echo soak-done; sleep 600'" \
   >/dev/null 2>"$work/server.log" &
 server=$!
 clients=()
@@ -38,7 +38,12 @@ wait $sampler || true
 rss_max=$(sort -n "$work/rss" | tail -1 | tr -d ' ')
 p99=$(echo "$out" | awk '$1=="99%"{print $2}')
 rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-sleep 2
+# Wait (up to 2 minutes) for every session to finish printing.
+for _ in $(seq 120); do
+  done_count=$( (grep -l '^soak-done' "$work"/.tmp/codex_governance_logs/*.log 2>/dev/null || true) | wc -l)
+  [ "$done_count" -ge 10 ] && break
+  sleep 1
+done
 missing=0
 for log in "$work"/.tmp/codex_governance_logs/*.log; do
   have=$(grep -c '^line-' "$log" || true)
