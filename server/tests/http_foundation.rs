@@ -226,3 +226,54 @@ fn the_dashboard_page_is_served_with_hardening_headers() {
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
 }
+
+#[test]
+fn invalid_utf8_in_a_json_body_is_a_client_error() {
+    let server = TestServer::start();
+    let mut raw = format!(
+        "POST /api/start_zhongshu_session HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n",
+        server.host()
+    )
+    .into_bytes();
+    raw.extend_from_slice(b"{\"task\": \"\xff\xfe\"}  ");
+    server.raw(&raw).assert_failure(400);
+    assert_eq!(
+        server.get("/api/status").json()["sessions"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn symlinks_planted_in_the_state_dir_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    for planted in [
+        "codex_governance_logs",
+        "codex_governance_audit.jsonl",
+        "codex_governance_mailbox",
+    ] {
+        let repo = tempfile::tempdir().unwrap();
+        git2::Repository::init(repo.path()).unwrap();
+        let state = repo.path().join(".tmp");
+        std::fs::create_dir_all(&state).unwrap();
+        std::os::unix::fs::symlink(outside.path(), state.join(planted)).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+            .args(["serve", "--port", "0", "--repo"])
+            .arg(repo.path())
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{planted}: the server started anyway"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("outside the state directory"),
+            "{planted}: {stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing was written outside"
+    );
+}
