@@ -47,28 +47,22 @@ fn assert_all_gone(pids: &[i32]) {
     );
 }
 
-fn start_forking_session(server: &TestServer) {
-    server.post_ok(
+/// A server whose agent forks children, one session started; returns it with the agent's pids.
+fn server_with_forked_agent(dir: &Path) -> (TestServer, serde_json::Value, Vec<i32>) {
+    let command = forking_agent(dir);
+    let server = TestServer::start_with(&["--agent", "custom", "--agent-command", &command], &[]);
+    let started = server.post_ok(
         "/api/start_zhongshu_session",
         json!({"task": "fork things"}),
     );
+    let pids = recorded_pids(dir, 3);
+    (server, started["session"]["id"].clone(), pids)
 }
 
 #[test]
 fn closing_a_session_ends_its_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(
-        &[
-            "--agent",
-            "custom",
-            "--agent-command",
-            &forking_agent(dir.path()),
-        ],
-        &[],
-    );
-    let id = server.post_ok("/api/start_zhongshu_session", json!({"task": "t"}))["session"]["id"]
-        .clone();
-    let pids = recorded_pids(dir.path(), 3);
+    let (server, id, pids) = server_with_forked_agent(dir.path());
     server.post_ok("/api/close_session", json!({"session_id": id}));
     assert_all_gone(&pids);
 }
@@ -77,17 +71,7 @@ fn closing_a_session_ends_its_whole_process_group() {
 fn sigterm_and_sigint_stop_every_agent() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = TestServer::start_with(
-            &[
-                "--agent",
-                "custom",
-                "--agent-command",
-                &forking_agent(dir.path()),
-            ],
-            &[],
-        );
-        start_forking_session(&server);
-        let pids = recorded_pids(dir.path(), 3);
+        let (mut server, _, pids) = server_with_forked_agent(dir.path());
         let stopped = Instant::now();
         server.stop_with(signal);
         assert!(
@@ -102,17 +86,7 @@ fn sigterm_and_sigint_stop_every_agent() {
 #[test]
 fn agents_notice_a_killed_server_and_end() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start_with(
-        &[
-            "--agent",
-            "custom",
-            "--agent-command",
-            &forking_agent(dir.path()),
-        ],
-        &[],
-    );
-    start_forking_session(&server);
-    let pids = recorded_pids(dir.path(), 3);
+    let (mut server, _, pids) = server_with_forked_agent(dir.path());
     // The PTY master closes with the server: the session's group gets SIGHUP.
     server.stop_with(libc::SIGKILL);
     assert_all_gone(&pids);

@@ -25,6 +25,27 @@ pub(super) struct Launch {
 
 pub(super) const ZHONGSHU_TITLE: &str = "中书省 Zhongshu";
 
+impl Launch {
+    /// A Zhongshu session (new, or resumed from an ended one).
+    fn zhongshu(
+        task: String,
+        model: String,
+        agent: AgentProfile,
+        resumed_from: Option<String>,
+    ) -> Launch {
+        Launch {
+            kind: ZHONGSHU,
+            department: ZHONGSHU.into(),
+            title: ZHONGSHU_TITLE.into(),
+            task,
+            model,
+            agent,
+            parent_session_id: None,
+            resumed_from_session_id: resumed_from,
+        }
+    }
+}
+
 impl Engine {
     /// Starts a session's process on a PTY and records it. The caller holds the state lock.
     pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
@@ -241,19 +262,7 @@ impl Engine {
             }
         };
         let mut state = self.lock();
-        let started = self.launch(
-            &mut state,
-            Launch {
-                kind: ZHONGSHU,
-                department: ZHONGSHU.into(),
-                title: ZHONGSHU_TITLE.into(),
-                task,
-                model,
-                agent,
-                parent_session_id: None,
-                resumed_from_session_id: None,
-            },
-        )?;
+        let started = self.launch(&mut state, Launch::zhongshu(task, model, agent, None))?;
         let id = started.session.id.clone();
         let plan = self.empty_plan(&id);
         state
@@ -304,19 +313,8 @@ impl Engine {
             self.shared.config.agent_command.as_deref(),
         )
         .unwrap_or_else(|_| self.shared.agent.clone());
-        let started = self.launch(
-            &mut state,
-            Launch {
-                kind: ZHONGSHU,
-                department: ZHONGSHU.into(),
-                title: ZHONGSHU_TITLE.into(),
-                task: source.task.clone(),
-                model,
-                agent,
-                parent_session_id: None,
-                resumed_from_session_id: Some(source_id.clone()),
-            },
-        )?;
+        let launch = Launch::zhongshu(source.task.clone(), model, agent, Some(source_id.clone()));
+        let started = self.launch(&mut state, launch)?;
         let new_id = started.session.id.clone();
         // The new session inherits the plan and the results (already read).
         let mut plan = state
