@@ -177,9 +177,8 @@ async fn stream_live(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(Message::Binary(input))) => {
                     if !read_only {
-                        let process = process.clone();
-                        // A PTY write can block when the program does not read: keep it off the reactor.
-                        let _ = tokio::task::spawn_blocking(move || process.write(&input)).await;
+                        // Queued, never blocking: a program that does not read cannot stall us.
+                        let _ = process.write(&input);
                     }
                 }
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientControl>(&text) {

@@ -14,6 +14,8 @@ use super::ring::Ring;
 
 /// Default retained output per terminal.
 pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
+/// Writes that may wait for a program to read its input before further input is refused.
+const INPUT_QUEUE: usize = 256;
 /// How long a terminated process group gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -114,7 +116,9 @@ impl Output {
 pub struct PtyProcess {
     pid: u32,
     output: Arc<Output>,
-    writer: Mutex<Box<dyn Write + Send>>,
+    /// Input goes through a bounded queue to a writer thread: a program that stops reading its
+    /// terminal fills the PTY buffer, and that must block nobody but that thread.
+    input: std::sync::mpsc::SyncSender<Vec<u8>>,
     master: Mutex<Box<dyn MasterPty + Send>>,
     exit: watch::Receiver<Option<i32>>,
 }
@@ -153,7 +157,21 @@ impl PtyProcess {
         drop(pair.slave);
         let pid = child.process_id().unwrap_or(0);
         let mut reader = pair.master.try_clone_reader()?;
-        let writer = pair.master.take_writer()?;
+        let mut writer = pair.master.take_writer()?;
+        let (input, pending) = std::sync::mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+        std::thread::Builder::new()
+            .name(format!("pty-write-{pid}"))
+            .spawn(move || {
+                for bytes in pending {
+                    if writer
+                        .write_all(&bytes)
+                        .and_then(|_| writer.flush())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })?;
 
         let output = Arc::new(Output::new(spec.ring_bytes));
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
@@ -205,7 +223,7 @@ impl PtyProcess {
         Ok(Arc::new(PtyProcess {
             pid,
             output,
-            writer: Mutex::new(writer),
+            input,
             master: Mutex::new(pair.master),
             exit: exit_rx,
         }))
@@ -233,10 +251,21 @@ impl PtyProcess {
         self.exit.clone()
     }
 
+    /// Queues input for the process; never blocks. Fails when the process is gone or has left
+    /// [`INPUT_QUEUE`] writes unread.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let mut writer = self.writer.lock().unwrap();
-        writer.write_all(bytes)?;
-        writer.flush()
+        use std::sync::mpsc::TrySendError;
+        match self.input.try_send(bytes.to_vec()) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "the program is not reading its terminal input",
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the terminal is closed",
+            )),
+        }
     }
 
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
@@ -326,6 +355,30 @@ mod tests {
         let text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
         assert!(text.contains("32 120"), "{text}");
         assert!(text.contains("got:ping"), "{text}");
+    }
+
+    #[test]
+    fn a_program_that_never_reads_input_blocks_no_writer() {
+        let process = PtyProcess::spawn(sh("sleep 30"), |_| {}).unwrap();
+        let started = std::time::Instant::now();
+        let chunk = vec![b'x'; 4096];
+        let mut refused = false;
+        for _ in 0..10_000 {
+            if process.write(&chunk).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(
+            refused,
+            "input beyond the queue is refused, not buffered without bound"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "writes blocked for {:?}",
+            started.elapsed()
+        );
+        process.kill_now();
     }
 
     #[test]
