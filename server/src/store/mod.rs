@@ -97,12 +97,13 @@ impl Store {
         Ok(out)
     }
 
+    fn load_ordered<T: DeserializeOwned>(&self, table: Ordered) -> Result<Vec<T>> {
+        let sql = format!("SELECT id, data FROM {} ORDER BY seq", table.table());
+        Ok(self.load_table(&sql)?.into_iter().map(|(_, v)| v).collect())
+    }
+
     pub fn sessions<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        Ok(self
-            .load_table("SELECT id, data FROM sessions ORDER BY seq")?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        self.load_ordered(Ordered::Sessions)
     }
 
     pub fn plans<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
@@ -137,22 +138,46 @@ impl Store {
     }
 
     pub fn terminals<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        Ok(self
-            .load_table("SELECT id, data FROM terminals ORDER BY seq")?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        self.load_ordered(Ordered::Terminals)
+    }
+}
+
+/// Tables of records kept in creation order (`id`, `seq`, `data`).
+#[derive(Clone, Copy)]
+enum Ordered {
+    Sessions,
+    Terminals,
+}
+
+impl Ordered {
+    fn table(self) -> &'static str {
+        match self {
+            Ordered::Sessions => "sessions",
+            Ordered::Terminals => "terminals",
+        }
     }
 }
 
 impl Writer<'_> {
-    pub fn session(&self, id: &str, seq: i64, record: &impl Serialize) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO sessions (id, seq, data) VALUES (?1, ?2, ?3)
+    /// Inserts a record, or replaces its data and keeps its position.
+    fn upsert_ordered(
+        &self,
+        table: Ordered,
+        id: &str,
+        seq: i64,
+        record: &impl Serialize,
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (id, seq, data) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-            params![id, seq, to_json(record)?],
-        )?;
+            table.table()
+        );
+        self.tx.execute(&sql, params![id, seq, to_json(record)?])?;
         Ok(())
+    }
+
+    pub fn session(&self, id: &str, seq: i64, record: &impl Serialize) -> Result<()> {
+        self.upsert_ordered(Ordered::Sessions, id, seq, record)
     }
 
     pub fn plan(&self, session_id: &str, plan: &impl Serialize) -> Result<()> {
@@ -195,12 +220,7 @@ impl Writer<'_> {
     }
 
     pub fn terminal(&self, id: &str, seq: i64, record: &impl Serialize) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO terminals (id, seq, data) VALUES (?1, ?2, ?3)
-             ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-            params![id, seq, to_json(record)?],
-        )?;
-        Ok(())
+        self.upsert_ordered(Ordered::Terminals, id, seq, record)
     }
 }
 
@@ -226,6 +246,8 @@ mod tests {
                     let seq = w.queue_push(&json!({"department": "a"}))?;
                     w.queue_push(&json!({"department": "b"}))?;
                     w.queue_remove(seq)?;
+                    w.terminal("t-2", 2, &json!({"id": "t-2"}))?;
+                    w.terminal("t-1", 1, &json!({"id": "t-1", "status": "exited"}))?;
                     w.rejected("z-1", &json!({"file": "x.json"}))
                 })
                 .unwrap();
@@ -244,6 +266,14 @@ mod tests {
         assert_eq!(queue.len(), 1);
         assert_eq!(queue[0].1, json!({"department": "b"}));
         assert_eq!(store.rejected::<Value>().unwrap()[0].0, "z-1");
+        assert_eq!(
+            store.terminals::<Value>().unwrap(),
+            vec![
+                json!({"id": "t-1", "status": "exited"}),
+                json!({"id": "t-2"})
+            ],
+            "terminals come back in creation order"
+        );
     }
 
     #[test]
