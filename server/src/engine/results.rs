@@ -399,10 +399,8 @@ impl Engine {
         }
 
         result.handoff_packet = self.write_handoff(state, &result, mailbox);
-        state
-            .store
-            .write(|w| w.result(&owner, &result.report_id, &result))
-            .map_err(super::internal)?;
+        // Audited before the commit: a crash in between re-registers the file on restart, so
+        // the event is logged at least once, never lost.
         self.shared.audit.record(
             "result_registered",
             json!({
@@ -414,6 +412,10 @@ impl Engine {
                 "risk_count": result.risks.len(),
             }),
         );
+        state
+            .store
+            .write(|w| w.result(&owner, &result.report_id, &result))
+            .map_err(super::internal)?;
         self.mark_reported(state, &result);
         self.queue_notice(state, &result);
         state.results.entry(owner).or_default().insert(0, result);
