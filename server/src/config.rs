@@ -58,6 +58,9 @@ pub struct ReportArgs {
     /// Exit with status 1 when the portability preflight decides REVIEW.
     #[arg(long)]
     pub preflight: bool,
+    /// The launcher's state directory, left out of the change set (default: `<repo>/.tmp`).
+    #[arg(long, env = "CODEX_GOVERNANCE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -234,12 +237,11 @@ impl Config {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "project".into())
         });
-        let state_dir = args.state_dir.unwrap_or_else(|| repo.join(".tmp"));
         Ok(Config {
             bind,
             allow_remote: args.allow_remote,
             api_token: args.api_token.filter(|t| !t.is_empty()),
-            state_dir: absolute(&state_dir, cwd),
+            state_dir: state_dir(args.state_dir, &repo, cwd),
             repo,
             project_name,
             workflow_doc: args.workflow_doc,
@@ -264,6 +266,11 @@ fn clean_list(items: Vec<String>) -> Vec<String> {
         .map(|s| s.trim().trim_end_matches('/').to_string())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// The state directory: the configured one (relative to `cwd`), else `<repo>/.tmp`.
+pub fn state_dir(configured: Option<PathBuf>, repo: &Path, cwd: &Path) -> PathBuf {
+    absolute(&configured.unwrap_or_else(|| repo.join(".tmp")), cwd)
 }
 
 fn absolute(path: &Path, cwd: &Path) -> PathBuf {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use server::config::{repo_or_cwd, Cli, Command, Config, ReportArgs, ServeArgs};
+use server::config::{repo_or_cwd, state_dir, Cli, Command, Config, ReportArgs, ServeArgs};
 use server::engine::Engine;
 use server::http::{self, SecurityPolicy};
 use server::report::config::GovernanceConfig;
@@ -97,9 +97,7 @@ fn report(args: ReportArgs) -> Result<()> {
         (None, false) => Mode::Worktree,
     };
     // The launcher's state directory is not part of the change set.
-    let state_dir = std::env::var_os("CODEX_GOVERNANCE_STATE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo.join(".tmp"));
+    let state_dir = state_dir(args.state_dir, &repo, &cwd);
     let report = report::build(&repo, &governance, &mode, Some(&state_dir))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -34,9 +34,17 @@ use audit::Audit;
 use paths::StatePaths;
 pub use records::SessionRecord;
 
-/// The last `max` bytes of a transcript file.
+/// The last `max` bytes of a transcript file (empty when unreadable).
 pub fn transcript_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
-    views::file_tail(&path.to_string_lossy(), max)
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut out = Vec::new();
+    let _ = file.read_to_end(&mut out);
+    out
 }
 use records::{INTERRUPTED, RUNNING};
 use terminals::TerminalEntry;
@@ -179,7 +187,10 @@ impl Engine {
                 .and_then(|m| m.modified().ok())
                 .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
             session.final_preview = text::transcript_preview(
-                &views::file_tail(&session.log_path, views::PREVIEW_BYTES as u64),
+                &transcript_tail(
+                    std::path::Path::new(&session.log_path),
+                    views::PREVIEW_BYTES as u64,
+                ),
                 6,
             );
             session.status = INTERRUPTED.into();
@@ -212,9 +223,7 @@ impl Engine {
             .enumerate()
             .map(|(i, mut record)| {
                 if record.status == RUNNING {
-                    record.status = "exited".into();
-                    record.ended_at = Some(now_text.clone());
-                    record.pid = None;
+                    terminals::mark_ended(&mut record, now_text.clone());
                 }
                 TerminalEntry {
                     record,

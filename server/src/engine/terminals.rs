@@ -42,6 +42,13 @@ pub enum ViewerRefusal {
     UnknownTerminal,
 }
 
+/// A terminal whose process is gone.
+pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
+    record.status = "exited".into();
+    record.ended_at = Some(at);
+    record.pid = None;
+}
+
 const INTERACTIVE: &str = "interactive";
 const SESSION_PREVIEW: &str = "session_preview";
 
@@ -156,10 +163,7 @@ impl Engine {
         let Some(index) = state.terminals.iter().position(|t| t.record.id == id) else {
             return;
         };
-        let entry = &mut state.terminals[index];
-        entry.record.status = "exited".into();
-        entry.record.ended_at = Some(text::now_text());
-        entry.record.pid = None;
+        mark_ended(&mut state.terminals[index].record, text::now_text());
         let _ = self.save_terminal(&mut state, index);
         drop(state);
         self.emit("terminals", None);
@@ -180,9 +184,7 @@ impl Engine {
         // A closed terminal admits no more viewers.
         entry.token = None;
         if entry.record.status == "running" {
-            entry.record.status = "exited".into();
-            entry.record.ended_at = Some(text::now_text());
-            entry.record.pid = None;
+            mark_ended(&mut entry.record, text::now_text());
         }
         let record = entry.record.clone();
         self.save_terminal(&mut state, index)?;

@@ -1,8 +1,6 @@
 //! API payloads derived from the engine state: session views (with heartbeat and preview),
 //! status, Zhongshu lists, plan, inbox and context.
 
-use std::io::{Read, Seek, SeekFrom};
-
 use app::api::*;
 use chrono::TimeZone;
 
@@ -11,18 +9,6 @@ use super::{internal, text, Engine, State};
 
 /// Bytes of transcript tail looked at for the preview.
 pub(super) const PREVIEW_BYTES: usize = 8 * 1024;
-
-/// The last `max` bytes of a file (empty when unreadable).
-pub fn file_tail(path: &str, max: u64) -> Vec<u8> {
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return Vec::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
-    let mut out = Vec::new();
-    let _ = file.read_to_end(&mut out);
-    out
-}
 
 fn rfc3339_from_ms(ms: i64) -> String {
     chrono::Local
