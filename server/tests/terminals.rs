@@ -75,7 +75,11 @@ async fn read_until(
                 }
             }
             Some(Ok(_)) => {}
-            None | Some(Err(_)) => return (bytes, None),
+            end => {
+                // Shown with a failing test: why the stream ended without an exit event.
+                eprintln!("viewer stream ended after {} bytes: {end:?}", bytes.len());
+                return (bytes, None);
+            }
         }
     }
 }
