@@ -227,6 +227,28 @@ async fn output_is_byte_exact_and_replayed_after_reconnect() {
     assert!(replayed == payload, "replay after reconnect differs");
 }
 
+/// Regression: the server used to drop a finished stream with the viewer's acks unread, so the
+/// kernel reset the connection and the viewer lost output it had not read yet (and the exit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_pauses_after_acking_still_gets_everything() {
+    let server = TestServer::start();
+    let script = "stty raw -echo; head -c 400000 /dev/zero | tr '\\0' x";
+    let terminal = start_shell(&server, json!(["-c", script]));
+    wait_for(Duration::from_secs(10), "the shell to exit", || {
+        (server.get_ok("/api/browser_terminals")["terminals"][0]["status"] == "exited")
+            .then_some(())
+    });
+    for _ in 0..3 {
+        let mut viewer = open(&server, &terminal).await;
+        // Read one frame and acknowledge it, then let the server finish while we are away.
+        let (first, _) = read_until(&mut viewer, Duration::from_secs(10), |b| !b.is_empty()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (rest, exit) = read_until(&mut viewer, Duration::from_secs(10), |_| false).await;
+        assert_eq!(first.len() + rest.len(), 400_000);
+        assert_eq!(exit.expect("the exit event arrives")["code"], 0);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_viewer_does_not_hold_back_another() {
     let server = TestServer::start();

@@ -28,6 +28,8 @@ use crate::pty::{Output, PtyProcess};
 pub const HIGH_WATERMARK: u64 = 512 * 1024;
 /// Largest output frame.
 const CHUNK: usize = 64 * 1024;
+/// How long a finished stream waits for the viewer's Close reply.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Largest message a viewer may send.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
@@ -119,10 +121,30 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
                 sink.send(Message::Binary(chunk.to_vec().into())).await?;
             }
             send_event(&mut sink, &ServerEvent::Exit { code: exit_code }).await?;
-            return sink.close().await;
+            return close_gracefully(&mut sink, &mut incoming).await;
         }
     };
     stream_live(&mut sink, &mut incoming, &process, terminal.read_only).await
+}
+
+/// Sends a Close frame, then reads (and drops) what the viewer still sends until its Close reply,
+/// for at most [`CLOSE_GRACE`]. Dropping the socket with the viewer's acks still unread in the
+/// kernel buffer makes the kernel answer with a TCP reset, and a reset destroys output the viewer
+/// has received but not read yet, the `exit` event included.
+async fn close_gracefully(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Result<(), axum::Error> {
+    sink.close().await?;
+    let drain = async {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+    Ok(())
 }
 
 async fn stream_live(
@@ -162,7 +184,7 @@ async fn stream_live(
         if state.closed && offset >= state.end {
             if let Some(code) = code {
                 send_event(sink, &ServerEvent::Exit { code: Some(code) }).await?;
-                return sink.close().await;
+                return close_gracefully(sink, incoming).await;
             }
         }
         tokio::select! {
