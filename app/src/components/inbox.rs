@@ -5,14 +5,14 @@ use leptos::prelude::*;
 use crate::api::{zhongshu_inbox, DepartmentResult};
 
 use super::push::use_push;
-use super::shared::{use_shared, Badge};
+use super::shared::{load, use_shared, Badge};
 
 #[component]
 pub fn InboxPanel() -> impl IntoView {
     let shared = use_shared();
     let push = use_push();
     // Peek: looking at the dashboard does not mark results read for Zhongshu.
-    let inbox = Resource::new(
+    let inbox = load(
         move || (shared.selected.get(), push.sessions.get()),
         |(id, _)| async move {
             match id {

@@ -7,12 +7,12 @@ use crate::api::{
     start_assignments, zhongshu_plan, Assignment, AssignmentInput, StartAssignmentsRequest,
 };
 
-use super::shared::use_shared;
+use super::shared::{load, use_shared};
 
 #[component]
 pub fn PlanDialog() -> impl IntoView {
     let shared = use_shared();
-    let plan = Resource::new(
+    let plan = load(
         move || shared.plan_open.get(),
         |id| async move {
             match id {

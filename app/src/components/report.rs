@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{get_report, GovernanceReport};
 
 use super::push::use_push;
-use super::shared::Badge;
+use super::shared::{load, Badge};
 
 #[component]
 pub fn ReportPanel() -> impl IntoView {
@@ -14,7 +14,7 @@ pub fn ReportPanel() -> impl IntoView {
     let mode = RwSignal::new("worktree".to_string());
     let base_input = RwSignal::new("HEAD~1".to_string());
     let base = RwSignal::new("HEAD~1".to_string());
-    let report = Resource::new(
+    let report = load(
         move || (mode.get(), base.get(), push.sessions.get()),
         |(mode, base, _)| async move {
             let base = (mode == "base").then_some(base);

@@ -1,7 +1,11 @@
 //! State shared by the dashboard views: the status resource (refetched by push) and the
 //! Zhongshu session the user is looking at.
 
+use std::future::Future;
+
 use leptos::prelude::*;
+use leptos::server::codee::{Decoder, Encoder};
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::api::{
     get_status, zhongshu_sessions, ApiError, StatusPayload, ZhongshuSessionsResponse,
@@ -9,10 +13,50 @@ use crate::api::{
 
 use super::push::use_push;
 
+/// The JSON codec of the dashboard's resources. Leptos' default codec parses the data sent along
+/// with the page with `serde_json::from_str`, while server function responses are parsed with
+/// `from_slice`: each reader type got its own copy of every deserializer in the wasm. Parsing
+/// both from bytes keeps a single copy (measured: 24 KB less gzipped wasm).
+pub struct WireJson;
+
+impl<T: Serialize> Encoder<T> for WireJson {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: DeserializeOwned> Decoder<T> for WireJson {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(text: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(text.as_bytes())
+    }
+}
+
+/// Data loaded through a server function, rendered on the server and hydrated in the browser.
+pub type Loaded<T> = Resource<Result<T, ApiError>, WireJson>;
+
+/// A resource that refetches whenever `source` changes (see [`WireJson`]).
+pub fn load<T, S, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Loaded<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    S: Send + Sync + Clone + PartialEq + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
 #[derive(Clone, Copy)]
 pub struct Shared {
-    pub status: Resource<Result<StatusPayload, ApiError>>,
-    pub sessions: Resource<Result<ZhongshuSessionsResponse, ApiError>>,
+    pub status: Loaded<StatusPayload>,
+    pub sessions: Loaded<ZhongshuSessionsResponse>,
     /// The Zhongshu session whose inbox is shown.
     pub selected: RwSignal<Option<String>>,
     /// The Zhongshu session whose plan dialog is open.
@@ -26,8 +70,8 @@ pub struct Shared {
 pub fn provide_shared() -> Shared {
     let push = use_push();
     let shared = Shared {
-        status: Resource::new(move || push.sessions.get(), |_| get_status()),
-        sessions: Resource::new(move || push.sessions.get(), |_| zhongshu_sessions()),
+        status: load(move || push.sessions.get(), |_| get_status()),
+        sessions: load(move || push.sessions.get(), |_| zhongshu_sessions()),
         selected: RwSignal::new(None),
         plan_open: RwSignal::new(None),
         plan_dismissed: RwSignal::new(Vec::new()),

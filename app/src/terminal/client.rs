@@ -88,7 +88,9 @@ pub fn attach(host: &HtmlElement, id: &str, token: &str) -> Result<LiveTerminal,
                 });
                 term.write_bytes(&bytes, done.unchecked_ref());
             } else if let Some(text) = data.as_string() {
-                if let Ok(event) = serde_json::from_str::<crate::api::ServerEvent>(&text) {
+                if let Ok(event) =
+                    serde_json::from_slice::<crate::api::ServerEvent>(text.as_bytes())
+                {
                     match event {
                         crate::api::ServerEvent::Exit { code } => {
                             let code = code.map_or("unknown".to_string(), |c| c.to_string());
