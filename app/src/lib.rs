@@ -7,11 +7,6 @@ pub mod terminal;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    hooks::{use_params_map, use_query_map},
-    ParamSegment, StaticSegment,
-};
 
 use components::{
     push::provide_push, shared::provide_shared, InboxPanel, LauncherPanel, PlanDialog, ReportPanel,
@@ -47,12 +42,62 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/codex-governance.css"/>
         <Title text="codex-governance — 中书省 dashboard"/>
-        <Router>
-            <Routes fallback=|| view! { <p class="muted">"Page not found."</p> }>
-                <Route path=StaticSegment("") view=Dashboard/>
-                <Route path=(StaticSegment("terminal"), ParamSegment("id")) view=TerminalPage/>
-            </Routes>
-        </Router>
+        {match Page::current() {
+            Page::Dashboard => view! { <Dashboard/> }.into_any(),
+            Page::Terminal { id, token } => view! { <TerminalPage id token/> }.into_any(),
+            Page::NotFound => view! { <p class="muted">"Page not found."</p> }.into_any(),
+        }}
+    }
+}
+
+/// The pages, chosen by path. With two pages and no navigation between them, a match on the path
+/// replaces a client-side router (leptos_router cost 54 KB of the gzipped wasm).
+#[derive(Debug, PartialEq)]
+enum Page {
+    Dashboard,
+    Terminal { id: String, token: String },
+    NotFound,
+}
+
+/// The server-rendered paths ([`Page`]), for the server's route table.
+pub const PAGE_PATHS: [&str; 2] = ["/", "/terminal/{id}"];
+
+impl Page {
+    fn from_location(path: &str, query: &str) -> Page {
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            return Page::Dashboard;
+        }
+        match path.strip_prefix("/terminal/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => Page::Terminal {
+                id: id.to_string(),
+                token: query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("token="))
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            _ => Page::NotFound,
+        }
+    }
+
+    /// On the server, the request being rendered; in the browser, the window's location.
+    fn current() -> Page {
+        #[cfg(feature = "ssr")]
+        let (path, query) = use_context::<http::request::Parts>()
+            .map(|parts| {
+                let query = parts.uri.query().unwrap_or_default().to_string();
+                (parts.uri.path().to_string(), query)
+            })
+            .unwrap_or_default();
+        #[cfg(not(feature = "ssr"))]
+        let (path, query) = {
+            let location = window().location();
+            let search = location.search().unwrap_or_default();
+            let query = search.trim_start_matches('?').to_string();
+            (location.pathname().unwrap_or_default(), query)
+        };
+        Page::from_location(&path, &query)
     }
 }
 
@@ -94,15 +139,39 @@ fn Dashboard() -> impl IntoView {
 /// `/terminal/<id>?token=...`: one terminal, full size, iframe-friendly. The server refuses the
 /// page without the terminal's token.
 #[component]
-fn TerminalPage() -> impl IntoView {
-    let params = use_params_map();
-    let query = use_query_map();
-    let id = params.read_untracked().get("id").unwrap_or_default();
-    let token = query.read_untracked().get("token").unwrap_or_default();
+fn TerminalPage(id: String, token: String) -> impl IntoView {
     view! {
         <Title text=format!("Terminal {id} — codex-governance")/>
         <div class="terminal-page">
             <terminal::TerminalView id=id token=token/>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn pages_are_chosen_by_path() {
+        assert_eq!(Page::from_location("/", ""), Page::Dashboard);
+        assert_eq!(Page::from_location("", "x=1"), Page::Dashboard);
+        assert_eq!(
+            Page::from_location("/terminal/term-1", "a=b&token=abc"),
+            Page::Terminal {
+                id: "term-1".into(),
+                token: "abc".into()
+            }
+        );
+        assert_eq!(
+            Page::from_location("/terminal/term-1/", ""),
+            Page::Terminal {
+                id: "term-1".into(),
+                token: String::new()
+            }
+        );
+        assert_eq!(Page::from_location("/terminal/", ""), Page::NotFound);
+        assert_eq!(Page::from_location("/terminal/a/b", ""), Page::NotFound);
+        assert_eq!(Page::from_location("/elsewhere", ""), Page::NotFound);
     }
 }

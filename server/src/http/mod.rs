@@ -13,13 +13,13 @@ use std::sync::Arc;
 use app::api::EngineHandle;
 
 use crate::engine::Engine;
-use app::{shell, App};
+use app::shell;
 use axum::extract::Request;
 use axum::routing::{any, get};
 use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
 
 pub use assets::locate_site_root;
 pub use failure::failure;
@@ -33,7 +33,17 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .build();
-    let routes = generate_route_list(App);
+    let routes = app::PAGE_PATHS
+        .iter()
+        .map(|path| {
+            AxumRouteListing::new(
+                path.to_string(),
+                Default::default(),
+                [leptos_router::Method::Get],
+                vec![],
+            )
+        })
+        .collect();
     let handle = EngineHandle(Arc::new(engine.clone()));
     let provide_engine = move || provide_context(handle.clone());
     let live: Router = Router::new()
