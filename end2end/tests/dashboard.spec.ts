@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { expectNoSidewaysScrolling } from "./layout";
 
 test("dashboard hydrates and shows the launcher status from /api/status", async ({ page }, testInfo) => {
   const errors: string[] = [];
@@ -30,4 +31,15 @@ test("dashboard hydrates and shows the launcher status from /api/status", async 
 
   await page.screenshot({ path: testInfo.outputPath("dashboard.png"), fullPage: true });
   expect(errors).toEqual([]);
+});
+
+test("a narrow window stacks the panels without horizontal scrolling", async ({ page }, testInfo) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/");
+  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
+  await expectNoSidewaysScrolling(page);
+  const start = page.getByRole("button", { name: "Start Zhongshu" });
+  await start.scrollIntoViewIfNeeded();
+  await expect(start).toBeInViewport();
+  await page.screenshot({ path: testInfo.outputPath("dashboard-narrow.png"), fullPage: true });
 });

@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { expectNoSidewaysScrolling } from "./layout";
 
 // The whole launcher flow in the dashboard with the built-in demo agent, everything by push.
 test("start Zhongshu, confirm the plan, watch departments, read results, restart", async ({ page }, testInfo) => {
@@ -46,5 +47,11 @@ test("start Zhongshu, confirm the plan, watch departments, read results, restart
   await page.getByTestId("restart-zhongshu").first().click();
   await expect(page.getByTestId("notice")).toContainText("Resume prompt sent");
   await shot("5-restarted");
+
+  // The same dashboard, busy, in a phone-sized window.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(page.getByTestId("inbox-result")).toHaveCount(3);
+  await expectNoSidewaysScrolling(page);
+  await shot("6-narrow");
   expect(errors).toEqual([]);
 });

@@ -1,0 +1,25 @@
+import { expect, type Page } from "@playwright/test";
+
+/**
+ * Nothing is wider than the window: no control needs sideways scrolling to be reached. On
+ * failure, lists the innermost elements that stick out.
+ */
+export async function expectNoSidewaysScrolling(page: Page) {
+  const sticking = await page.evaluate(() => {
+    const out = (el: Element) => {
+      const box = el.getBoundingClientRect();
+      // Entirely off-screen elements are hidden on purpose (xterm.js measures glyphs that way).
+      const visible = box.width > 0 && box.right > 0;
+      return visible && (box.left < -0.5 || box.right > window.innerWidth + 0.5);
+    };
+    const all = [...document.querySelectorAll("body *")].filter(out);
+    const innermost = all.filter((el) => ![...el.children].some(out));
+    return innermost.slice(0, 10).map((el) => {
+      const box = el.getBoundingClientRect();
+      return `${el.tagName.toLowerCase()}.${el.className} [${Math.round(box.left)}..${Math.round(box.right)}] in ${el.parentElement?.className}`;
+    });
+  });
+  expect(sticking).toEqual([]);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+}
