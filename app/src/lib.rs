@@ -3,21 +3,23 @@
 
 pub mod api;
 pub mod components;
+pub mod i18n;
 pub mod terminal;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 
 use components::{
     push::provide_push, shared::provide_shared, InboxPanel, LauncherPanel, PlanDialog, ReportPanel,
     SessionsPanel, StatusPanel, TerminalWall,
 };
+use i18n::{provide_lang, LangToggle};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -38,14 +40,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang = provide_lang();
 
     view! {
+        <Html {..} lang=lang.tag()/>
         <Stylesheet id="leptos" href="/pkg/codex-governance.css"/>
-        <Title text="codex-governance — 中书省 dashboard"/>
+        <Title text=lang.tr("codex-governance — 中书省 dashboard", "codex-governance — 中书省 控制台")/>
         {match Page::current() {
             Page::Dashboard => view! { <Dashboard/> }.into_any(),
             Page::Terminal { id, token } => view! { <TerminalPage id token/> }.into_any(),
-            Page::NotFound => view! { <p class="muted">"Page not found."</p> }.into_any(),
+            Page::NotFound => view! { <p class="muted">{lang.tr("Page not found.", "页面不存在。")}</p> }.into_any(),
         }}
     }
 }
@@ -71,11 +75,7 @@ impl Page {
         match path.strip_prefix("/terminal/") {
             Some(id) if !id.is_empty() && !id.contains('/') => Page::Terminal {
                 id: id.to_string(),
-                token: query
-                    .split('&')
-                    .find_map(|pair| pair.strip_prefix("token="))
-                    .unwrap_or_default()
-                    .to_string(),
+                token: terminal::token_param(query).unwrap_or_default().to_string(),
             },
             _ => Page::NotFound,
         }
@@ -110,12 +110,19 @@ fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     provide_push();
     provide_shared();
+    let lang = i18n::use_lang();
 
     view! {
         <div class="page" data-hydrated=move || hydrated.get().to_string()>
             <header class="top">
-                <h1>"codex-governance" <span class="subtitle">" 中书省 · 门下省 · 尚书省"</span></h1>
-                <p class="muted">"A governed team of coding-agent sessions on one Git repository."</p>
+                <div class="title-row">
+                    <h1>"codex-governance" <span class="subtitle">" 中书省 · 门下省 · 尚书省"</span></h1>
+                    <LangToggle/>
+                </div>
+                <p class="muted">{lang.tr(
+                    "A governed team of coding-agent sessions on one Git repository.",
+                    "在一个 Git 仓库上协同工作、受治理的编码智能体会话团队。",
+                )}</p>
             </header>
             <main class="layout">
                 <div class="column">
@@ -140,8 +147,9 @@ fn Dashboard() -> impl IntoView {
 /// page without the terminal's token.
 #[component]
 fn TerminalPage(id: String, token: String) -> impl IntoView {
+    let title = i18n::use_lang().tr("Terminal", "终端");
     view! {
-        <Title text=format!("Terminal {id} — codex-governance")/>
+        <Title text=format!("{title} {id} — codex-governance")/>
         <div class="terminal-page">
             <terminal::TerminalView id=id token=token/>
         </div>

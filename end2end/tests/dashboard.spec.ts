@@ -1,12 +1,8 @@
 import { test, expect } from "@playwright/test";
-import { expectNoSidewaysScrolling } from "./layout";
+import { collectErrors, expectNoSidewaysScrolling } from "./support";
 
 test("dashboard hydrates and shows the launcher status from /api/status", async ({ page }, testInfo) => {
-  const errors: string[] = [];
-  page.on("pageerror", (err) => errors.push(err.message));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(msg.text());
-  });
+  const errors = collectErrors(page);
 
   await page.goto("/");
   await expect(page).toHaveTitle(/codex-governance/);
@@ -42,4 +38,31 @@ test("a narrow window stacks the panels without horizontal scrolling", async ({ 
   await start.scrollIntoViewIfNeeded();
   await expect(start).toBeInViewport();
   await page.screenshot({ path: testInfo.outputPath("dashboard-narrow.png"), fullPage: true });
+});
+
+test("the language toggle switches the labels to 中文 and back", async ({ page }, testInfo) => {
+  const errors = collectErrors(page);
+  await page.goto("/");
+  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
+  await page.getByTestId("lang-toggle").click();
+
+  await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
+  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
+  await expect(page.getByRole("button", { name: "启动中书省" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "启动器状态" })).toBeVisible();
+  await expect(page.getByRole("tab", { name: "工作区" })).toBeVisible();
+  await expect(page.getByTestId("lang-toggle")).toHaveText("English");
+  // The server renders the chosen language (no flash of English before hydration).
+  const html = await (await page.request.get("/")).text();
+  expect(html).toContain('lang="zh-CN"');
+  expect(html).toContain("启动中书省");
+  for (const english of ["Start Zhongshu", "Launcher status", "Governance report", "Terminals", "Refresh"]) {
+    expect(html).not.toContain(`>${english}<`);
+  }
+  await page.screenshot({ path: testInfo.outputPath("dashboard-zh.png"), fullPage: true });
+
+  await page.getByTestId("lang-toggle").click();
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await expect(page.getByRole("button", { name: "Start Zhongshu" })).toBeVisible();
+  expect(errors).toEqual([]);
 });

@@ -1,12 +1,11 @@
 import { test, expect } from "@playwright/test";
-import { expectNoSidewaysScrolling } from "./layout";
+import { collectErrors, expectNoSidewaysScrolling } from "./support";
 
 // The whole launcher flow in the dashboard with the built-in demo agent, everything by push.
 test("start Zhongshu, confirm the plan, watch departments, read results, restart", async ({ page }, testInfo) => {
   test.setTimeout(120_000);
   const shot = (name: string) => page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
-  const errors: string[] = [];
-  page.on("pageerror", (err) => errors.push(err.message));
+  const errors = collectErrors(page);
 
   await page.goto("/");
   await expect(page.locator("[data-hydrated=true]")).toBeVisible();

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 
 use crate::api::{zhongshu_inbox, DepartmentResult};
 
+use crate::i18n::use_lang;
+
 use super::push::use_push;
 use super::shared::{load, use_shared, Badge};
 
@@ -11,6 +13,7 @@ use super::shared::{load, use_shared, Badge};
 pub fn InboxPanel() -> impl IntoView {
     let shared = use_shared();
     let push = use_push();
+    let lang = use_lang();
     // Peek: looking at the dashboard does not mark results read for Zhongshu.
     let inbox = load(
         move || (shared.selected.get(), push.sessions.get()),
@@ -23,25 +26,35 @@ pub fn InboxPanel() -> impl IntoView {
     );
     view! {
         <section class="panel inbox" aria-labelledby="inbox-heading">
-            <header class="panel-head"><h2 id="inbox-heading">"Inbox"</h2></header>
-            <Transition fallback=|| view! { <p class="muted">"Loading inbox…"</p> }>
+            <header class="panel-head"><h2 id="inbox-heading">{lang.tr("Inbox", "收件箱")}</h2></header>
+            <Transition fallback=move || view! { <p class="muted">{lang.tr("Loading inbox…", "正在加载收件箱…")}</p> }>
                 {move || Suspend::new(async move {
                     match inbox.await {
                         Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
-                        Ok(None) => view! { <p class="muted">"Pick a Zhongshu session (Inbox) to see its results."</p> }.into_any(),
+                        Ok(None) => view! { <p class="muted">{lang.tr(
+                            "Pick a Zhongshu session (Inbox) to see its results.",
+                            "选择一个中书省会话(收件箱)查看其结果。",
+                        )}</p> }.into_any(),
                         Ok(Some(data)) => view! {
                             <p class="muted">
                                 <code>{data.session.id.clone()}</code>
-                                {format!(" · {} unread · {} running · {} completed · {} queued",
-                                    data.unread_count, data.running_departments.len(),
-                                    data.completed_departments.len(), data.queued_departments.len())}
+                                {
+                                    let unread = data.unread_count;
+                                    let running = data.running_departments.len();
+                                    let completed = data.completed_departments.len();
+                                    let queued = data.queued_departments.len();
+                                    lang.tr(
+                                        format!(" · {unread} unread · {running} running · {completed} completed · {queued} queued"),
+                                        format!(" · 未读 {unread} · 运行中 {running} · 已完成 {completed} · 排队 {queued}"),
+                                    )
+                                }
                             </p>
                             <ul class="results" data-testid="inbox-results">
                                 {data.unread_results.into_iter().map(|r| view! { <ResultItem result=r unread=true/> }).collect_view()}
                                 {data.read_results.into_iter().map(|r| view! { <ResultItem result=r unread=false/> }).collect_view()}
                             </ul>
                             {(!data.rejected.is_empty()).then(|| view! {
-                                <h3>"Rejected mailbox files"</h3>
+                                <h3>{lang.tr("Rejected mailbox files", "被拒绝的邮箱文件")}</h3>
                                 <ul class="rejected">
                                     {data.rejected.into_iter().map(|r| view! { <li><code>{r.file}</code> ": " {r.error}</li> }).collect_view()}
                                 </ul>
@@ -56,6 +69,7 @@ pub fn InboxPanel() -> impl IntoView {
 
 #[component]
 fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
+    let lang = use_lang();
     let list = |items: Vec<String>| {
         if items.is_empty() {
             "—".to_string()
@@ -67,18 +81,18 @@ fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
         <li class="result" data-testid="inbox-result" data-source=result.source.clone()>
             <div class="card-head">
                 <strong>{result.department.clone()}</strong>
-                {unread.then(|| view! { <Badge kind="warn" text="unread"/> })}
-                {(result.source == "launcher_fallback").then(|| view! { <Badge kind="bad" text="launcher fallback"/> })}
-                {result.needs_user_confirmation.then(|| view! { <Badge kind="warn" text="needs confirmation"/> })}
+                {unread.then(|| view! { <Badge kind="warn" text=lang.tr("unread", "未读")/> })}
+                {(result.source == "launcher_fallback").then(|| view! { <Badge kind="bad" text=lang.tr("launcher fallback", "启动器兜底")/> })}
+                {result.needs_user_confirmation.then(|| view! { <Badge kind="warn" text=lang.tr("needs confirmation", "需要确认")/> })}
                 <span class="muted">{result.reported_at.clone()}</span>
             </div>
             <p>{result.summary.clone()}</p>
             <dl class="facts small">
-                <dt>"Changed files"</dt><dd>{list(result.changed_files.clone())}</dd>
-                <dt>"Verification"</dt><dd>{list(result.verifications_run.clone())}</dd>
-                <dt>"Risks"</dt><dd>{list(result.risks.clone())}</dd>
-                <dt>"Next action"</dt><dd>{if result.next_action.is_empty() { "—".to_string() } else { result.next_action.clone() }}</dd>
-                <dt>"Handoff packet"</dt><dd><code>{result.handoff_packet.clone().unwrap_or_default()}</code></dd>
+                <dt>{lang.tr("Changed files", "改动的文件")}</dt><dd>{list(result.changed_files.clone())}</dd>
+                <dt>{lang.tr("Verification", "验证")}</dt><dd>{list(result.verifications_run.clone())}</dd>
+                <dt>{lang.tr("Risks", "风险")}</dt><dd>{list(result.risks.clone())}</dd>
+                <dt>{lang.tr("Next action", "下一步")}</dt><dd>{if result.next_action.is_empty() { "—".to_string() } else { result.next_action.clone() }}</dd>
+                <dt>{lang.tr("Handoff packet", "交接包")}</dt><dd><code>{result.handoff_packet.clone().unwrap_or_default()}</code></dd>
             </dl>
         </li>
     }

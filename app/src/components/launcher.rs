@@ -3,12 +3,14 @@
 use leptos::prelude::*;
 
 use crate::api::{start_zhongshu_session, StartZhongshuRequest};
+use crate::i18n::use_lang;
 
 use super::shared::use_shared;
 
 #[component]
 pub fn LauncherPanel() -> impl IntoView {
     let shared = use_shared();
+    let lang = use_lang();
     let task = RwSignal::new(String::new());
     let model = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -23,10 +25,10 @@ pub fn LauncherPanel() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let outcome = start_zhongshu_session(request).await;
             shared.report(&outcome, |s| {
-                format!(
-                    "Zhongshu {} started (pid {})",
-                    s.session.id,
-                    s.pid.unwrap_or(0)
+                let (id, pid) = (&s.session.id, s.pid.unwrap_or(0));
+                lang.tr(
+                    format!("Zhongshu {id} started (pid {pid})"),
+                    format!("中书省会话 {id} 已启动(pid {pid})"),
                 )
             });
             if let Ok(started) = &outcome {
@@ -39,13 +41,16 @@ pub fn LauncherPanel() -> impl IntoView {
 
     view! {
         <section class="panel launcher" aria-labelledby="launcher-heading">
-            <header class="panel-head"><h2 id="launcher-heading">"中书省 Zhongshu — new task"</h2></header>
-            <label for="task-input">"Task"</label>
-            <textarea id="task-input" rows="3" placeholder="Describe the change you want; Zhongshu plans it into department assignments."
+            <header class="panel-head"><h2 id="launcher-heading">{lang.tr("中书省 Zhongshu — new task", "中书省 — 新任务")}</h2></header>
+            <label for="task-input">{lang.tr("Task", "任务")}</label>
+            <textarea id="task-input" rows="3" placeholder=lang.tr(
+                "Describe the change you want; Zhongshu plans it into department assignments.",
+                "描述你想要的改动;中书省会把它规划为各部门的任务分派。",
+            )
                 prop:value=move || task.get()
                 on:input=move |ev| task.set(event_target_value(&ev))></textarea>
             <div class="row">
-                <label for="model-select">"Model"</label>
+                <label for="model-select">{lang.tr("Model", "模型")}</label>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let status = shared.status.await.ok();
@@ -63,13 +68,14 @@ pub fn LauncherPanel() -> impl IntoView {
                                 {choices.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
                             </select>
                             <span class="muted" data-testid="launcher-agent">
-                                "agent: " {agent.0} {(!agent.1).then_some(" (not found on PATH)")}
+                                {lang.tr("agent: ", "智能体:")} {agent.0}
+                                {(!agent.1).then_some(lang.tr(" (not found on PATH)", "(PATH 中未找到)"))}
                             </span>
                         }
                     })}
                 </Transition>
                 <button type="button" data-testid="start-zhongshu" disabled=move || busy.get() on:click=start>
-                    {move || if busy.get() { "Starting…" } else { "Start Zhongshu" }}
+                    {move || if busy.get() { lang.tr("Starting…", "启动中…") } else { lang.tr("Start Zhongshu", "启动中书省") }}
                 </button>
             </div>
             {move || shared.notice.get().map(|(ok, text)| view! {

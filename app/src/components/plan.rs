@@ -7,6 +7,8 @@ use crate::api::{
     start_assignments, zhongshu_plan, Assignment, AssignmentInput, StartAssignmentsRequest,
 };
 
+use crate::i18n::use_lang;
+
 use super::shared::{load, use_shared};
 
 #[component]
@@ -46,6 +48,7 @@ fn PlanForm(
     models: Vec<String>,
 ) -> impl IntoView {
     let shared = use_shared();
+    let lang = use_lang();
     // Edits go straight into the drafts without re-rendering the form (no focus loss).
     let drafts = StoredValue::new(assignments.clone());
     let busy = RwSignal::new(false);
@@ -75,7 +78,11 @@ fn PlanForm(
             leptos::task::spawn_local(async move {
                 let outcome = start_assignments(request).await;
                 shared.report(&outcome, |r| {
-                    format!("{} started, {} queued", r.started.len(), r.queued_count)
+                    let (started, queued) = (r.started.len(), r.queued_count);
+                    lang.tr(
+                        format!("{started} started, {queued} queued"),
+                        format!("已启动 {started},排队 {queued}"),
+                    )
                 });
                 busy.set(false);
                 if outcome.is_ok() {
@@ -100,11 +107,11 @@ fn PlanForm(
                         " " <strong>{a.title.clone()}</strong> " " <code>{a.department.clone()}</code>
                     </label>
                 </legend>
-                <label for=task_id.clone()>"Task"</label>
+                <label for=task_id.clone()>{lang.tr("Task", "任务")}</label>
                 <textarea id=task_id rows="3" data-testid="plan-task" prop:value=a.task.clone()
                     on:input=move |ev| drafts.update_value(|d| d[i].task = event_target_value(&ev))></textarea>
                 <div class="row">
-                    <label for=model_id.clone()>"Model"</label>
+                    <label for=model_id.clone()>{lang.tr("Model", "模型")}</label>
                     <select id=model_id on:change=move |ev| drafts.update_value(|d| d[i].model = event_target_value(&ev))>
                         {models.into_iter().map(|m| {
                             let selected = m == current_model;
@@ -113,10 +120,10 @@ fn PlanForm(
                     </select>
                 </div>
                 <dl class="facts small">
-                    <dt>"Files"</dt><dd>{if a.files.is_empty() { "—".to_string() } else { a.files.join(", ") }}</dd>
-                    <dt>"Verify"</dt><dd>{if a.verify.is_empty() { "—".to_string() } else { a.verify.join("; ") }}</dd>
-                    <dt>"Why"</dt><dd>{a.reason.clone()}</dd>
-                    <dt>"Model reason"</dt><dd>{a.model_reason.clone()}</dd>
+                    <dt>{lang.tr("Files", "文件")}</dt><dd>{if a.files.is_empty() { "—".to_string() } else { a.files.join(", ") }}</dd>
+                    <dt>{lang.tr("Verify", "验证")}</dt><dd>{if a.verify.is_empty() { "—".to_string() } else { a.verify.join("; ") }}</dd>
+                    <dt>{lang.tr("Why", "理由")}</dt><dd>{a.reason.clone()}</dd>
+                    <dt>{lang.tr("Model reason", "模型理由")}</dt><dd>{a.model_reason.clone()}</dd>
                 </dl>
             </fieldset>
         }
@@ -125,12 +132,12 @@ fn PlanForm(
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="plan-heading" data-testid="plan-dialog">
-                <h2 id="plan-heading">"Confirm the plan of " <code>{session_id.clone()}</code></h2>
+                <h2 id="plan-heading">{lang.tr("Confirm the plan of ", "确认计划:")} <code>{session_id.clone()}</code></h2>
                 <p>{summary}</p>
                 {rows}
                 <div class="row actions">
-                    <button type="button" data-testid="confirm-plan" disabled=move || busy.get() on:click=confirm>"Confirm and start"</button>
-                    <button type="button" class="ghost" on:click=cancel>"Not now"</button>
+                    <button type="button" data-testid="confirm-plan" disabled=move || busy.get() on:click=confirm>{lang.tr("Confirm and start", "确认并启动")}</button>
+                    <button type="button" class="ghost" on:click=cancel>{lang.tr("Not now", "暂不")}</button>
                 </div>
             </div>
         </div>

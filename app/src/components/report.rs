@@ -5,12 +5,15 @@ use leptos::prelude::*;
 
 use crate::api::{get_report, GovernanceReport};
 
+use crate::i18n::use_lang;
+
 use super::push::use_push;
 use super::shared::{load, Badge};
 
 #[component]
 pub fn ReportPanel() -> impl IntoView {
     let push = use_push();
+    let lang = use_lang();
     let mode = RwSignal::new("worktree".to_string());
     let base_input = RwSignal::new("HEAD~1".to_string());
     let base = RwSignal::new("HEAD~1".to_string());
@@ -31,20 +34,22 @@ pub fn ReportPanel() -> impl IntoView {
     view! {
         <section class="panel report" aria-labelledby="report-heading">
             <header class="panel-head">
-                <h2 id="report-heading">"Governance report"</h2>
+                <h2 id="report-heading">{lang.tr("Governance report", "治理报告")}</h2>
                 <div role="tablist" class="tabs">
-                    {tab("worktree", "Worktree")} {tab("staged", "Staged")} {tab("base", "Base")}
+                    {tab("worktree", lang.tr("Worktree", "工作区"))}
+                    {tab("staged", lang.tr("Staged", "暂存区"))}
+                    {tab("base", lang.tr("Base", "基线"))}
                 </div>
             </header>
             {move || (mode.get() == "base").then(|| view! {
                 <form class="row" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); base.set(base_input.get_untracked()); }>
-                    <label for="base-ref">"Base ref"</label>
+                    <label for="base-ref">{lang.tr("Base ref", "基线引用")}</label>
                     <input id="base-ref" type="text" prop:value=move || base_input.get()
                         on:input=move |ev| base_input.set(event_target_value(&ev))/>
-                    <button type="submit" class="ghost">"Compare"</button>
+                    <button type="submit" class="ghost">{lang.tr("Compare", "比较")}</button>
                 </form>
             })}
-            <Transition fallback=|| view! { <p class="muted">"Reading Git state…"</p> }>
+            <Transition fallback=move || view! { <p class="muted">{lang.tr("Reading Git state…", "正在读取 Git 状态…")}</p> }>
                 {move || Suspend::new(async move {
                     match report.await {
                         Ok(r) => view! { <ReportBody report=r.report/> }.into_any(),
@@ -67,13 +72,20 @@ fn copy_to_clipboard(text: &str) {
 
 #[component]
 fn ReportBody(report: GovernanceReport) -> impl IntoView {
+    let lang = use_lang();
     let scan = report.preflight.checks.portability_reference_scan.clone();
     let pass = scan.decision == "PASS";
     view! {
         <ol class="provinces">
             {report.provinces.iter().map(|p| view! { <li><strong>{p.title.clone()}</strong><span class="muted">{p.duty.clone()}</span></li> }).collect_view()}
         </ol>
-        <p class="muted" data-testid="report-summary">{format!("{} changed file(s) · mode {}", report.changed_count, report.mode)}</p>
+        <p class="muted" data-testid="report-summary">{
+            let (count, mode) = (report.changed_count, &report.mode);
+            lang.tr(
+                format!("{count} changed file(s) · mode {mode}"),
+                format!("{count} 个改动文件 · 模式 {mode}"),
+            )
+        }</p>
         <div class="grid">
             {report.departments.iter().map(|d| {
                 let more = d.files.len().saturating_sub(8);
@@ -83,36 +95,42 @@ fn ReportBody(report: GovernanceReport) -> impl IntoView {
                         <p class="muted">{d.duty.clone()}</p>
                         <ul>
                             {d.files.iter().take(8).map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}
-                            {(more > 0).then(|| view! { <li class="muted">{format!("… {more} more")}</li> })}
+                            {(more > 0).then(|| view! { <li class="muted">{lang.tr(format!("… {more} more"), format!("… 另有 {more} 个"))}</li> })}
                         </ul>
                     </div>
                 }
             }).collect_view()}
         </div>
         {(!report.uncategorized.is_empty()).then(|| view! {
-            <h3>"Uncategorized"</h3>
+            <h3>{lang.tr("Uncategorized", "未归类")}</h3>
             <ul>{report.uncategorized.iter().map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}</ul>
         })}
-        <h3>"门下省 Menxia — risks"</h3>
+        <h3>{lang.tr("门下省 Menxia — risks", "门下省 — 风险")}</h3>
         {if report.risks.is_empty() {
-            view! { <p class="muted">"No risk rule hit."</p> }.into_any()
+            view! { <p class="muted">{lang.tr("No risk rule hit.", "未命中风险规则。")}</p> }.into_any()
         } else {
             view! { <ul>{report.risks.iter().map(|r| view! {
                 <li><Badge kind={if r.level == "high" { "bad" } else if r.level == "medium" { "warn" } else { "muted" }} text=r.level.clone()/>
                 " " <code>{r.path.clone()}</code> ": " {r.message.clone()}</li>
             }).collect_view()}</ul> }.into_any()
         }}
-        <h3>"Verification"</h3>
+        <h3>{lang.tr("Verification", "验证命令")}</h3>
         <ul class="commands">
             {report.verify_commands.iter().map(|c| {
                 let command = c.clone();
-                view! { <li><code>{c.clone()}</code> " " <button type="button" class="ghost small" on:click=move |_| copy_to_clipboard(&command)>"Copy"</button></li> }
+                view! { <li><code>{c.clone()}</code> " " <button type="button" class="ghost small" on:click=move |_| copy_to_clipboard(&command)>{lang.tr("Copy", "复制")}</button></li> }
             }).collect_view()}
         </ul>
-        <h3>"Preflight"</h3>
+        <h3>{lang.tr("Preflight", "预检")}</h3>
         <p data-testid="preflight">
             <Badge kind={if pass { "ok" } else { "warn" }} text=scan.decision.clone()/>
-            {format!(" portability scan of {} file(s): {} violation(s), {} example(s)", scan.scanned_files.len(), scan.violations.len(), scan.exceptions.len())}
+            {
+                let (files, violations, examples) = (scan.scanned_files.len(), scan.violations.len(), scan.exceptions.len());
+                lang.tr(
+                    format!(" portability scan of {files} file(s): {violations} violation(s), {examples} example(s)"),
+                    format!(" 可移植性扫描 {files} 个文件:{violations} 处违规,{examples} 处示例"),
+                )
+            }
         </p>
         <ul>
             {scan.violations.iter().map(|v| view! {

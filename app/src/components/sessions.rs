@@ -8,11 +8,14 @@ use crate::api::{
     SessionIdRequest, SessionInputRequest, ZhongshuEntry,
 };
 
+use crate::i18n::use_lang;
+
 use super::shared::{heartbeat_badge, use_shared, Badge};
 
 #[component]
 pub fn SessionsPanel() -> impl IntoView {
     let shared = use_shared();
+    let lang = use_lang();
 
     // A newly reported plan opens the confirmation dialog (once per plan).
     Effect::new(move |_| {
@@ -42,20 +45,28 @@ pub fn SessionsPanel() -> impl IntoView {
 
     view! {
         <section class="panel sessions" aria-labelledby="sessions-heading">
-            <header class="panel-head"><h2 id="sessions-heading">"Sessions"</h2></header>
-            <Transition fallback=|| view! { <p class="muted">"Loading sessions…"</p> }>
+            <header class="panel-head"><h2 id="sessions-heading">{lang.tr("Sessions", "会话")}</h2></header>
+            <Transition fallback=move || view! { <p class="muted">{lang.tr("Loading sessions…", "正在加载会话…")}</p> }>
                 {move || Suspend::new(async move {
                     match shared.sessions.await {
                         Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
                         Ok(data) if data.zhongshu_sessions.is_empty() => view! {
-                            <p class="muted" data-testid="no-sessions">"No Zhongshu session yet: start one with a task above."</p>
+                            <p class="muted" data-testid="no-sessions">{lang.tr(
+                                "No Zhongshu session yet: start one with a task above.",
+                                "还没有中书省会话:在上方输入任务来启动一个。",
+                            )}</p>
                         }.into_any(),
                         Ok(data) => view! {
                             <p class="muted">
-                                {format!("{} / {} department slots busy · {} queued",
-                                    data.counters.active_department_sessions,
-                                    data.counters.max_department_sessions,
-                                    data.queue.len())}
+                                {
+                                    let busy = data.counters.active_department_sessions;
+                                    let slots = data.counters.max_department_sessions;
+                                    let queued = data.queue.len();
+                                    lang.tr(
+                                        format!("{busy} / {slots} department slots busy · {queued} queued"),
+                                        format!("部门并发 {busy} / {slots} · 排队 {queued}"),
+                                    )
+                                }
                             </p>
                             <ul class="zhongshu-list">
                                 {data.zhongshu_sessions.into_iter().rev().map(|entry| view! { <ZhongshuCard entry/> }).collect_view()}
@@ -71,6 +82,7 @@ pub fn SessionsPanel() -> impl IntoView {
 #[component]
 fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
     let shared = use_shared();
+    let lang = use_lang();
     let session = entry.session.clone();
     let fields = session.zhongshu_fields.clone();
     let unread = fields.as_ref().map_or(0, |f| f.unread_result_count);
@@ -100,10 +112,14 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 let outcome = restart_zhongshu_session(request).await;
                 shared.report(&outcome, |r| {
+                    let (source, new) = (&r.source_session_id, &r.session.id);
                     if r.resumed_inline {
-                        format!("Resume prompt sent to {}", r.source_session_id)
+                        lang.tr(
+                            format!("Resume prompt sent to {source}"),
+                            format!("已向 {source} 发送续接提示"),
+                        )
                     } else {
-                        format!("Restarted as {}", r.session.id)
+                        lang.tr(format!("Restarted as {new}"), format!("已重启为 {new}"))
                     }
                 });
                 if let Ok(r) = outcome {
@@ -120,7 +136,10 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
             };
             leptos::task::spawn_local(async move {
                 let outcome = close_session(request).await;
-                shared.report(&outcome, |r| format!("Closing {}", r.session.id));
+                shared.report(&outcome, |r| {
+                    let id = &r.session.id;
+                    lang.tr(format!("Closing {id}"), format!("正在关闭 {id}"))
+                });
             });
         }
     };
@@ -134,7 +153,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
             };
             leptos::task::spawn_local(async move {
                 let outcome = session_input(request).await;
-                shared.report(&outcome, |_| "Input sent".to_string());
+                shared.report(&outcome, |_| {
+                    lang.tr("Input sent", "输入已发送").to_string()
+                });
                 if outcome.is_ok() {
                     input.set(String::new());
                 }
@@ -148,33 +169,33 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
                 <strong>{session.title.clone()}</strong>
                 <code>{id.clone()}</code>
                 {heartbeat_badge(&session.status, if running { "active" } else { "exited" }, None)}
-                <Badge kind="info" text=format!("plan: {}", plan_status.replace('_', " "))/>
+                <Badge kind="info" text=format!("{}{}", lang.tr("plan: ", "计划:"), plan_status.replace('_', " "))/>
                 <span data-testid="unread-count">
-                    <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=format!("{unread} unread")/>
+                    <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=lang.tr(format!("{unread} unread"), format!("{unread} 条未读"))/>
                 </span>
             </div>
             <p class="task">{session.task.clone()}</p>
             <div class="row actions">
-                <button type="button" class="ghost" on:click=select>"Inbox"</button>
+                <button type="button" class="ghost" on:click=select>{lang.tr("Inbox", "收件箱")}</button>
                 {(plan_status == "awaiting_confirmation").then(|| view! {
-                    <button type="button" on:click=review data-testid="review-plan">"Review plan"</button>
+                    <button type="button" on:click=review data-testid="review-plan">{lang.tr("Review plan", "审阅计划")}</button>
                 })}
-                <button type="button" class="ghost" on:click=restart data-testid="restart-zhongshu">"Restart"</button>
-                {running.then(|| view! { <button type="button" class="ghost" on:click=close>"Close"</button> })}
+                <button type="button" class="ghost" on:click=restart data-testid="restart-zhongshu">{lang.tr("Restart", "重启")}</button>
+                {running.then(|| view! { <button type="button" class="ghost" on:click=close>{lang.tr("Close", "关闭")}</button> })}
             </div>
             {running.then(|| view! {
                 <form class="row" on:submit=send>
-                    <label class="sr-only" for=format!("input-{id}")>"Input for this session"</label>
-                    <input id=format!("input-{id}") type="text" placeholder="Type a line into this session"
+                    <label class="sr-only" for=format!("input-{id}")>{lang.tr("Input for this session", "发送到此会话的输入")}</label>
+                    <input id=format!("input-{id}") type="text" placeholder=lang.tr("Type a line into this session", "向此会话输入一行")
                         prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev))/>
-                    <button type="submit" class="ghost">"Send"</button>
+                    <button type="submit" class="ghost">{lang.tr("Send", "发送")}</button>
                 </form>
             })}
             <ul class="departments-tree">
                 {entry.child_departments.into_iter().map(|d| view! { <DepartmentRow session=d/> }).collect_view()}
                 {entry.queued_departments.into_iter().map(|q| view! {
                     <li class="department-row queued" data-testid="queued-department">
-                        <strong>{q.title}</strong> " " <Badge kind="muted" text="queued"/> " " <span class="muted">{q.task}</span>
+                        <strong>{q.title}</strong> " " <Badge kind="muted" text=lang.tr("queued", "排队中")/> " " <span class="muted">{q.task}</span>
                     </li>
                 }).collect_view()}
             </ul>

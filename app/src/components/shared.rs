@@ -11,6 +11,8 @@ use crate::api::{
     get_status, zhongshu_sessions, ApiError, StatusPayload, ZhongshuSessionsResponse,
 };
 
+use crate::i18n::use_lang;
+
 use super::push::use_push;
 
 /// The JSON codec of the dashboard's resources. Leptos' default codec parses the data sent along
@@ -103,12 +105,19 @@ pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl Int
 
 /// The heartbeat badge of a session: active / stalled (with idle time) / exited / interrupted.
 pub fn heartbeat_badge(status: &str, heartbeat: &str, idle: Option<u64>) -> impl IntoView {
+    let lang = use_lang();
     let (kind, text) = match (status, heartbeat) {
-        ("interrupted", _) => ("bad", "interrupted".to_string()),
-        (_, "active") => ("ok", "active".to_string()),
-        (_, "stalled") => ("warn", format!("stalled {}s", idle.unwrap_or(0))),
-        (_, "exited") | ("exited", _) => ("muted", "exited".to_string()),
-        (_, "unknown") => ("muted", "starting".to_string()),
+        ("interrupted", _) => ("bad", lang.tr("interrupted", "已中断").to_string()),
+        (_, "active") => ("ok", lang.tr("active", "活跃").to_string()),
+        (_, "stalled") => {
+            let idle = idle.unwrap_or(0);
+            (
+                "warn",
+                lang.tr(format!("stalled {idle}s"), format!("停滞 {idle} 秒")),
+            )
+        }
+        (_, "exited") | ("exited", _) => ("muted", lang.tr("exited", "已退出").to_string()),
+        (_, "unknown") => ("muted", lang.tr("starting", "启动中").to_string()),
         _ => ("muted", status.to_string()),
     };
     view! { <Badge kind=kind text=text/> }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::StatusPayload;
+use crate::i18n::use_lang;
 
 use super::push::use_push;
 use super::shared::use_shared;
@@ -11,26 +12,27 @@ use super::shared::use_shared;
 pub fn StatusPanel() -> impl IntoView {
     let status = use_shared().status;
     let push = use_push();
+    let lang = use_lang();
 
     view! {
         <section class="panel status-panel" aria-labelledby="status-heading">
             <header class="panel-head">
-                <h2 id="status-heading">"Launcher status"</h2>
+                <h2 id="status-heading">{lang.tr("Launcher status", "启动器状态")}</h2>
                 <span class="muted" data-testid="push-state">
-                    {move || if push.connected.get() { "live" } else { "connecting…" }}
+                    {move || if push.connected.get() { lang.tr("live", "实时") } else { lang.tr("connecting…", "连接中…") }}
                 </span>
                 <button type="button" class="ghost" data-testid="refresh-status"
                     on:click=move |_| status.refetch()>
-                    "Refresh"
+                    {lang.tr("Refresh", "刷新")}
                 </button>
             </header>
-            <Transition fallback=|| view! { <p class="muted">"Loading status…"</p> }>
+            <Transition fallback=move || view! { <p class="muted">{lang.tr("Loading status…", "正在加载状态…")}</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
                         Ok(payload) => view! { <StatusFacts payload/> }.into_any(),
                         Err(err) => view! {
                             <p class="error" role="alert" data-testid="status-error">
-                                "Launcher unavailable: " {err.message}
+                                {lang.tr("Launcher unavailable: ", "启动器不可用:")} {err.message}
                             </p>
                         }.into_any(),
                     }
@@ -42,32 +44,33 @@ pub fn StatusPanel() -> impl IntoView {
 
 #[component]
 fn StatusFacts(payload: StatusPayload) -> impl IntoView {
+    let lang = use_lang();
     let agent_state = if payload.agent.available {
-        "available"
+        lang.tr("available", "可用")
     } else {
-        "not found on PATH"
+        lang.tr("not found on PATH", "PATH 中未找到")
     };
     view! {
         <dl class="facts" data-testid="status-facts">
-            <dt>"Project"</dt>
+            <dt>{lang.tr("Project", "项目")}</dt>
             <dd data-testid="project-name">{payload.project_name}</dd>
-            <dt>"Repository"</dt>
+            <dt>{lang.tr("Repository", "仓库")}</dt>
             <dd><code>{payload.repo}</code></dd>
-            <dt>"Agent"</dt>
+            <dt>{lang.tr("Agent", "智能体")}</dt>
             <dd data-testid="agent-name">{payload.agent.name} " (" {agent_state} ")"</dd>
-            <dt>"Dispatch"</dt>
+            <dt>{lang.tr("Dispatch", "派发方式")}</dt>
             <dd>{payload.dispatch}</dd>
-            <dt>"Models"</dt>
+            <dt>{lang.tr("Models", "模型")}</dt>
             <dd>{payload.model_choices.join(", ")}</dd>
-            <dt>"Departments running"</dt>
+            <dt>{lang.tr("Departments running", "运行中的部门")}</dt>
             <dd data-testid="department-slots">
                 {payload.active_department_sessions} " / " {payload.max_department_sessions}
             </dd>
-            <dt>"Zhongshu 中书省 sessions"</dt>
+            <dt>{lang.tr("Zhongshu 中书省 sessions", "中书省会话")}</dt>
             <dd data-testid="zhongshu-count">{payload.active_zhongshu_sessions}</dd>
-            <dt>"Queued"</dt>
+            <dt>{lang.tr("Queued", "排队中")}</dt>
             <dd>{payload.queue.len()}</dd>
-            <dt>"API version"</dt>
+            <dt>{lang.tr("API version", "API 版本")}</dt>
             <dd>{payload.api_version}</dd>
         </dl>
         <ul class="departments" data-testid="department-list">

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::api::{
     start_browser_terminal, start_session_browser_terminal, SessionIdRequest, StartTerminalRequest,
 };
+use crate::i18n::use_lang;
 use crate::terminal::TerminalView;
 
 use super::shared::use_shared;
@@ -14,7 +15,7 @@ use super::shared::use_shared;
 fn parse_url(url: &str) -> Option<(String, String)> {
     let rest = url.split("/terminal/").nth(1)?;
     let (id, query) = rest.split_once('?')?;
-    let token = query.split('&').find_map(|p| p.strip_prefix("token="))?;
+    let token = crate::terminal::token_param(query)?;
     Some((id.to_string(), token.to_string()))
 }
 
@@ -28,6 +29,7 @@ struct Pane {
 #[component]
 pub fn TerminalWall() -> impl IntoView {
     let shared = use_shared();
+    let lang = use_lang();
     // Panes exist only in the browser: nothing to render on the server or at hydration time.
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
@@ -56,7 +58,10 @@ pub fn TerminalWall() -> impl IntoView {
     let open_shell = move |_| {
         leptos::task::spawn_local(async move {
             let outcome = start_browser_terminal(StartTerminalRequest::default()).await;
-            shared.report(&outcome, |t| format!("Shell {} ready", t.terminal.id));
+            shared.report(&outcome, |t| {
+                let id = &t.terminal.id;
+                lang.tr(format!("Shell {id} ready"), format!("Shell {id} 已就绪"))
+            });
             if let Ok(t) = outcome {
                 shell.set(parse_url(&t.terminal.url));
             }
@@ -66,20 +71,20 @@ pub fn TerminalWall() -> impl IntoView {
     view! {
         <section class="panel wall" aria-labelledby="wall-heading">
             <header class="panel-head">
-                <h2 id="wall-heading">"Terminals"</h2>
-                <button type="button" class="ghost" on:click=open_shell data-testid="open-shell">"Open shell"</button>
+                <h2 id="wall-heading">{lang.tr("Terminals", "终端")}</h2>
+                <button type="button" class="ghost" on:click=open_shell data-testid="open-shell">{lang.tr("Open shell", "打开 shell")}</button>
             </header>
             <div class="panes">
                 {move || shell.get().map(|(id, token)| view! {
                     <figure class="pane" data-testid="shell-pane">
-                        <figcaption>"Your shell"</figcaption>
+                        <figcaption>{lang.tr("Your shell", "你的 shell")}</figcaption>
                         <TerminalView id=id token=token/>
                     </figure>
                 })}
                 <For each=move || panes.get() key=|p| p.session_id.clone() children=move |pane| view! { <SessionPane pane/> }/>
             </div>
             {move || (mounted.get() && panes.get().is_empty() && shell.get().is_none()).then(|| view! {
-                <p class="muted">"Running sessions appear here live."</p>
+                <p class="muted">{lang.tr("Running sessions appear here live.", "运行中的会话会实时显示在这里。")}</p>
             })}
         </section>
     }

@@ -49,7 +49,12 @@ fn send_json(socket: &WebSocket, value: &str) {
 }
 
 /// Opens xterm in `host` and connects it to terminal `id`.
-pub fn attach(host: &HtmlElement, id: &str, token: &str) -> Result<LiveTerminal, JsValue> {
+pub fn attach(
+    host: &HtmlElement,
+    id: &str,
+    token: &str,
+    lang: crate::i18n::Lang,
+) -> Result<LiveTerminal, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let location = window.location();
     let scheme = if location.protocol()? == "https:" {
@@ -93,15 +98,19 @@ pub fn attach(host: &HtmlElement, id: &str, token: &str) -> Result<LiveTerminal,
                 {
                     match event {
                         crate::api::ServerEvent::Exit { code } => {
-                            let code = code.map_or("unknown".to_string(), |c| c.to_string());
-                            term.write_text(&format!(
-                                "\r\n\x1b[2m[process exited with code {code}]\x1b[0m\r\n"
-                            ));
+                            let code = code.map_or("?".to_string(), |c| c.to_string());
+                            let note = lang.tr(
+                                format!("process exited with code {code}"),
+                                format!("进程已退出,退出码 {code}"),
+                            );
+                            term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                         }
                         crate::api::ServerEvent::Skipped { bytes } => {
-                            term.write_text(&format!(
-                                "\r\n\x1b[2m[{bytes} bytes skipped]\x1b[0m\r\n"
-                            ));
+                            let note = lang.tr(
+                                format!("{bytes} bytes skipped"),
+                                format!("跳过了 {bytes} 字节"),
+                            );
+                            term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                         }
                         crate::api::ServerEvent::Hello { .. } => {}
                     }

@@ -7,6 +7,13 @@ mod xterm;
 
 use leptos::prelude::*;
 
+/// The `token` parameter of a terminal URL's query string.
+pub fn token_param(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+}
+
 /// One live terminal filling its container. Renders an empty host on the server; the browser
 /// attaches xterm.js once hydrated and detaches when the pane goes away.
 #[component]
@@ -15,10 +22,11 @@ pub fn TerminalView(#[prop(into)] id: String, #[prop(into)] token: String) -> im
     #[cfg(feature = "hydrate")]
     {
         let live = StoredValue::new_local(None::<client::LiveTerminal>);
+        let lang = crate::i18n::use_lang();
         Effect::new(move |_| {
             if let Some(element) = host.get() {
                 if live.with_value(|l| l.is_none()) {
-                    match client::attach(&element, &id, &token) {
+                    match client::attach(&element, &id, &token, lang) {
                         Ok(terminal) => live.set_value(Some(terminal)),
                         Err(err) => leptos::logging::error!("terminal {id}: {err:?}"),
                     }

@@ -1,10 +1,28 @@
 import { expect, type Page } from "@playwright/test";
 
 /**
- * Nothing is wider than the window: no control needs sideways scrolling to be reached. On
- * failure, lists the innermost elements that stick out.
+ * Collects uncaught page errors and console errors (hydration mismatches are reported there).
+ * Check the returned list at the end of a test.
+ */
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  return errors;
+}
+
+/**
+ * Nothing is wider than the window: no control needs sideways scrolling to be reached. Waits
+ * for the layout to settle (terminals refit after a resize); on failure, lists the innermost
+ * elements that stick out.
  */
 export async function expectNoSidewaysScrolling(page: Page) {
+  await expect(() => fitsTheWindow(page)).toPass({ timeout: 5_000 });
+}
+
+async function fitsTheWindow(page: Page) {
   const sticking = await page.evaluate(() => {
     const out = (el: Element) => {
       const box = el.getBoundingClientRect();
