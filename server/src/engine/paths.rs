@@ -1,6 +1,7 @@
 //! The state directory layout, and the guarantee that nothing is written outside it.
 
-use std::path::{Path, PathBuf};
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -77,9 +78,41 @@ impl StatePaths {
         Ok(mailbox)
     }
 
+    /// Creates `dir`, a path under the state directory, one level at a time and checks each
+    /// level before creating the next: a symlink planted anywhere on the way (even while the
+    /// server runs) is refused before anything is created through it.
     fn create_dir(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        self.check_inside(dir)
+        let relative = dir.strip_prefix(&self.root).map_err(|_| {
+            anyhow::anyhow!("refusing {}: not under the state directory", dir.display())
+        })?;
+        let mut level = self.root.clone();
+        for part in relative.components() {
+            if !matches!(part, Component::Normal(_)) {
+                bail!("refusing {}: not a plain path", dir.display());
+            }
+            level.push(part);
+            self.check_inside(&level)?;
+            match std::fs::create_dir(&level) {
+                Err(err) if !(err.kind() == ErrorKind::AlreadyExists && level.is_dir()) => {
+                    return Err(err).with_context(|| format!("cannot create {}", level.display()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a new file inside the state directory. `create_new` refuses any existing path,
+    /// a planted symlink included, so the write can never land outside.
+    pub fn write_new(&self, path: &Path, contents: &[u8]) -> Result<()> {
+        use std::io::Write;
+        self.check_inside(path)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(contents))
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// Fails when `path` (or, if it does not exist yet, its parent) resolves outside the state
@@ -117,6 +150,38 @@ mod tests {
         assert!(mailbox.incoming.is_dir());
         assert!(paths.mailbox("../etc").is_err());
         assert!(paths.mailbox("a/b").is_err());
+    }
+
+    #[test]
+    fn a_symlink_planted_while_running_creates_nothing_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let paths = StatePaths::create(&dir.path().join("state")).unwrap();
+        std::fs::remove_dir(&paths.mailbox_root).unwrap();
+        std::os::unix::fs::symlink(&outside, &paths.mailbox_root).unwrap();
+        let err = paths.create_mailbox("zhongshu-1").unwrap_err();
+        assert!(
+            err.to_string().contains("outside the state directory"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(paths.create_dir(&dir.path().join("elsewhere")).is_err());
+    }
+
+    #[test]
+    fn new_files_never_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep").unwrap();
+        let paths = StatePaths::create(&dir.path().join("state")).unwrap();
+        let planted = paths.logs.join("planted.txt");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(paths.write_new(&planted, b"evil").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        let fresh = paths.logs.join("fresh.txt");
+        paths.write_new(&fresh, b"ok").unwrap();
+        assert_eq!(std::fs::read_to_string(fresh).unwrap(), "ok");
     }
 
     #[test]

@@ -339,10 +339,14 @@ impl Engine {
                 .unwrap_or_default()
                 .to_string_lossy()
         ));
-        if let Err(err) = std::fs::rename(file, &destination)
-            .and_then(|_| std::fs::write(&note, format!("{reason}\n")))
-        {
+        if let Err(err) = std::fs::rename(file, &destination) {
             tracing::error!(%err, file = %file.display(), "cannot move rejected report");
+        } else if let Err(err) = self
+            .shared
+            .paths
+            .write_new(&note, format!("{reason}\n").as_bytes())
+        {
+            tracing::error!("{err:#}");
         }
         self.shared.audit.record(
             "result_rejected",
@@ -437,14 +441,11 @@ impl Engine {
             text::safe_name(&result.department_session_id),
             text::unix_nanos()
         ));
-        if let Err(err) = self.shared.paths.check_inside(&path) {
-            tracing::error!("{err:#}");
-            return None;
-        }
-        match std::fs::write(&path, handoff_markdown(result, &objective)) {
+        let packet = handoff_markdown(result, &objective);
+        match self.shared.paths.write_new(&path, packet.as_bytes()) {
             Ok(()) => Some(path.display().to_string()),
             Err(err) => {
-                tracing::error!(%err, "cannot write handoff packet");
+                tracing::error!("cannot write handoff packet: {err:#}");
                 None
             }
         }

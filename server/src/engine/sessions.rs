@@ -92,15 +92,11 @@ impl Engine {
             .prompts
             .join(format!("{stamp}-{}-{prefix}.txt", text::unix_nanos()));
         let log_path = shared.paths.logs.join(format!("{id}-{prefix}.log"));
-        for path in [&prompt_path, &log_path] {
-            shared.paths.check_inside(path).map_err(internal)?;
-        }
-        std::fs::write(&prompt_path, &prompt).map_err(|e| {
-            internal(anyhow::anyhow!(
-                "cannot write prompt {}: {e}",
-                prompt_path.display()
-            ))
-        })?;
+        shared.paths.check_inside(&log_path).map_err(internal)?;
+        shared
+            .paths
+            .write_new(&prompt_path, prompt.as_bytes())
+            .map_err(internal)?;
 
         let repo = shared.config.repo.display().to_string();
         let prompt_file = prompt_path.display().to_string();
@@ -113,6 +109,7 @@ impl Engine {
         });
         let mut spec = SpawnSpec::new(program.clone(), args, shared.config.repo.clone());
         spec.transcript = Some(log_path.clone());
+        spec.ring_bytes = shared.config.scrollback_bytes;
         spec.env = vec![
             ("CODEX_GOVERNANCE_URL".into(), shared.launcher_url.clone()),
             ("CODEX_GOVERNANCE_SESSION_ID".into(), id.clone()),

@@ -2,6 +2,7 @@
 //! retained output (for late viewers and previews); input, resize and process-group kill.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -148,6 +149,8 @@ impl PtyProcess {
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
+                    // Never through a symlink planted under the transcript's name.
+                    .custom_flags(libc::O_NOFOLLOW)
                     .open(path)?,
             ),
             None => None,
