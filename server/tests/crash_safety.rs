@@ -147,7 +147,14 @@ fn verify(server: &TestServer, acknowledged: &Acknowledged) {
         let mut seen = HashSet::new();
         for result in &results {
             let id = result["report_id"].as_str().unwrap().to_string();
-            assert!(seen.insert(id.clone()), "report {id} registered twice");
+            // One result per report id, in the unread or the read list, never both.
+            assert!(seen.insert(id.clone()), "report {id} listed twice");
+            // The packet is written before the registration commits, so it always exists.
+            let packet = result["handoff_packet"].as_str().unwrap_or_default();
+            assert!(
+                std::path::Path::new(packet).is_file(),
+                "report {id}: handoff packet {packet:?} missing"
+            );
         }
         let incoming = server
             .state_dir()
