@@ -144,6 +144,11 @@ pub struct ServeArgs {
         default_value_t = 300
     )]
     pub stale_seconds: u64,
+    /// Terminal scrollback kept in memory per terminal, in KiB: what a viewer that connects late
+    /// or reconnects is replayed first (16 to 65536).
+    #[arg(long, env = "CODEX_GOVERNANCE_TERMINAL_SCROLLBACK_KIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(16..=65536))]
+    pub scrollback_kib: u32,
     /// Agent profile: `codex`, `claude`, `demo` (default: codex when on PATH, else demo).
     #[arg(long, env = "CODEX_GOVERNANCE_AGENT")]
     pub agent: Option<String>,
@@ -189,6 +194,8 @@ pub struct Config {
     pub allow_hosts: Vec<String>,
     pub launcher_url: Option<String>,
     pub stale_seconds: u64,
+    /// Terminal scrollback (ring) size in bytes.
+    pub scrollback_bytes: usize,
     pub agent: Option<String>,
     pub agent_command: Option<String>,
     pub dispatch: DispatchMode,
@@ -253,6 +260,7 @@ impl Config {
             allow_hosts: clean_list(args.allow_host),
             launcher_url: args.launcher_url,
             stale_seconds: args.stale_seconds,
+            scrollback_bytes: args.scrollback_kib as usize * 1024,
             agent: args.agent,
             agent_command: args.agent_command,
             dispatch: args.dispatch,

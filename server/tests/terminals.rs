@@ -250,6 +250,33 @@ async fn a_viewer_that_pauses_after_acking_still_gets_everything() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_keeps_the_configured_scrollback() {
+    let server = TestServer::start_with(&["--scrollback-kib", "16"], &[]);
+    // 100 KB of numbered lines; a late viewer gets only the last 16 KiB of them.
+    let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '; printf END";
+    let terminal = start_shell(&server, json!(["-c", script]));
+    wait_for(Duration::from_secs(10), "the shell to exit", || {
+        (server.get_ok("/api/browser_terminals")["terminals"][0]["status"] == "exited")
+            .then_some(())
+    });
+    let mut viewer = open(&server, &terminal).await;
+    let (replayed, exit) = read_until(&mut viewer, Duration::from_secs(10), |_| false).await;
+    assert!(exit.is_some(), "the exit event arrives");
+    assert!(
+        replayed.len() <= 16 * 1024 && replayed.len() > 15 * 1024,
+        "replayed {} bytes",
+        replayed.len()
+    );
+    assert!(replayed.ends_with(b"19999 20000 END"));
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+        .args(["serve", "--scrollback-kib", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("scrollback-kib"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_viewer_does_not_hold_back_another() {
     let server = TestServer::start();
     let terminal = start_shell(

@@ -26,6 +26,8 @@ pub enum ViewSource {
     Ended {
         transcript: PathBuf,
         exit_code: Option<i32>,
+        /// How much of the transcript's end to replay (the scrollback size).
+        tail_bytes: u64,
     },
 }
 
@@ -121,6 +123,7 @@ impl Engine {
         let token = text::random_token();
         let cwd = self.shared.config.repo.clone();
         let mut spec = SpawnSpec::new(shell.clone(), args.clone(), cwd.clone());
+        spec.ring_bytes = self.shared.config.scrollback_bytes;
         spec.env = vec![(
             "CODEX_GOVERNANCE_URL".into(),
             self.shared.launcher_url.clone(),
@@ -302,6 +305,7 @@ impl Engine {
                     ViewSource::Ended {
                         transcript: PathBuf::from(&session.log_path),
                         exit_code: session.exit_code,
+                        tail_bytes: self.shared.config.scrollback_bytes as u64,
                     }
                 }
             },

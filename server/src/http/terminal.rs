@@ -110,10 +110,11 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
         ViewSource::Ended {
             transcript,
             exit_code,
+            tail_bytes,
         } => {
             // Replay the end of the transcript of a finished process.
             let tail = tokio::task::spawn_blocking(move || {
-                crate::engine::transcript_tail(&transcript, crate::pty::DEFAULT_RING_BYTES as u64)
+                crate::engine::transcript_tail(&transcript, tail_bytes)
             })
             .await
             .unwrap_or_default();
