@@ -383,11 +383,218 @@ fn mailbox_files_register_once_and_invalid_ones_are_kept_with_a_reason() {
         incoming.join(".partial.tmp").is_file(),
         "temporary files are left alone"
     );
-    let registered = audit_events(&server)
-        .iter()
-        .filter(|e| e["event"] == "result_registered")
-        .count();
-    assert_eq!(registered, 1);
+    let events = audit_events(&server);
+    let count = |name: &str| events.iter().filter(|e| e["event"] == name).count();
+    assert_eq!(count("result_registered"), 1);
+    assert_eq!(count("result_rejected"), 2);
+}
+
+#[test]
+fn a_half_written_report_waits_and_a_late_real_report_replaces_the_fallback() {
+    let server = TestServer::start_with(&[], FAST);
+    let zid = start_zhongshu(&server, "mailbox edge cases");
+    let incoming = server
+        .state_dir()
+        .join(format!("codex_governance_mailbox/{zid}/incoming"));
+    let inbox = || server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
+    let find = |department_session: &str| {
+        let inbox = inbox();
+        let all: Vec<Value> = inbox["unread_results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(inbox["read_results"].as_array().unwrap())
+            .filter(|r| r["department_session_id"] == department_session)
+            .cloned()
+            .collect();
+        all
+    };
+
+    // Written in two steps, not atomically: it is retried while young, never rejected.
+    let report = json!({"parent_session_id": zid, "department_session_id": "zhilibu-slow",
+        "department": "zhilibu", "summary": "written slowly"})
+    .to_string();
+    let (head, tail) = report.split_at(report.len() / 2);
+    let slow = incoming.join("slow.json");
+    std::fs::write(&slow, head).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&slow)
+        .unwrap();
+    file.write_all(tail.as_bytes()).unwrap();
+    drop(file);
+    let registered = wait_for(Duration::from_secs(10), "the slow report", || {
+        find("zhilibu-slow").first().cloned()
+    });
+    assert_eq!(registered["summary"], "written slowly");
+    assert_eq!(inbox()["rejected"], json!([]));
+
+    // A silent department gets the launcher fallback; its own report, arriving later,
+    // replaces it (same report id: the department session id).
+    let silent = server.post_ok(
+        "/api/start_department",
+        json!({"department": "zhilibu", "task": "nothing [demo:silent]", "parent_session_id": zid}),
+    );
+    let silent_id = silent["session"]["id"].as_str().unwrap().to_string();
+    wait_for(Duration::from_secs(20), "the launcher fallback", || {
+        find(&silent_id)
+            .first()
+            .filter(|r| r["source"] == "launcher_fallback")
+            .cloned()
+    });
+    let late = json!({"parent_session_id": zid, "department_session_id": silent_id,
+        "department": "zhilibu", "summary": "the real report, late"});
+    std::fs::write(incoming.join("late.json"), late.to_string()).unwrap();
+    let replaced = wait_for(Duration::from_secs(10), "the real report", || {
+        find(&silent_id)
+            .first()
+            .filter(|r| r["source"] != "launcher_fallback")
+            .cloned()
+    });
+    assert_eq!(find(&silent_id).len(), 1, "replaced, not added");
+    assert_eq!(replaced["summary"], "the real report, late");
+    assert_eq!(replaced["needs_user_confirmation"], false);
+    let packet = replaced["handoff_packet"].as_str().unwrap();
+    assert!(std::fs::read_to_string(packet)
+        .unwrap()
+        .contains("the real report, late"));
+    let updated: Vec<Value> = audit_events(&server)
+        .into_iter()
+        .filter(|e| e["event"] == "result_updated")
+        .collect();
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_eq!(updated[0]["replaced"], "launcher_fallback");
+    assert_eq!(updated[0]["report_id"], silent_id.as_str());
+}
+
+/// Reads the push stream until `wanted` appears (or panics after the timeout).
+fn read_events_until(stream: &mut std::net::TcpStream, wanted: &str) -> String {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while !seen.contains(wanted) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {wanted:?} in {seen:?}"
+        );
+        if let Ok(n) = stream.read(&mut buffer) {
+            assert!(n > 0, "stream closed; got {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    }
+    seen
+}
+
+#[test]
+fn limits_aliases_push_and_what_survives_a_restart() {
+    // Agents that never finish: slots stay busy.
+    let args = [
+        "--agent",
+        "custom",
+        "--agent-command",
+        "sleep 300",
+        "--max-departments",
+        "1",
+    ];
+    let server = TestServer::start_with(&args, &[]);
+
+    // The push stream greets, then announces changes.
+    use std::io::Write;
+    let mut events = std::net::TcpStream::connect(server.host()).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        events,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.host()
+    )
+    .unwrap();
+    let greeting = read_events_until(&mut events, "event: hello");
+    assert!(greeting.contains("text/event-stream"), "{greeting}");
+
+    // The `start_zhongshu` alias starts a session like `start_zhongshu_session`.
+    let started = server.post_ok("/api/start_zhongshu", json!({"task": "limits"}));
+    let zid = started["session"]["id"].as_str().unwrap().to_string();
+    assert_eq!(started["session"]["session_kind"], "zhongshu");
+    read_events_until(&mut events, "event: sessions");
+
+    // A department for this Zhongshu takes the only slot; a second direct start is refused.
+    let first = server.post_ok(
+        "/api/start_department_for_zhongshu",
+        json!({"zhongshu_session_id": zid, "department": "gongchengbu", "task": "build it"}),
+    );
+    assert_eq!(first["session"]["parent_session_id"], zid.as_str());
+    assert_eq!(first["session"]["department"], "gongchengbu");
+    let refused = server
+        .post_json(
+            "/api/start_department",
+            &json!({"department": "lingyubu", "task": "more", "parent_session_id": zid})
+                .to_string(),
+        )
+        .assert_failure(400);
+    assert!(refused.contains("department limit reached"), "{refused}");
+
+    // A confirmed plan queues what does not fit.
+    server.post_ok(
+        "/api/report_zhongshu_plan",
+        json!({"zhongshu_session_id": zid, "plan": {"summary": "s", "assignments": [
+            {"department": "lingyubu", "task": "queued work"}]}}),
+    );
+    let confirmed = server.post_ok(
+        "/api/start_assignments",
+        json!({"parent_session_id": zid, "assignments": [{"department": "lingyubu", "task": "queued work"}]}),
+    );
+    assert_eq!(confirmed["queued_count"], 1);
+    server.post_ok(
+        "/api/session_input",
+        json!({"session_id": zid, "input": "remember this line"}),
+    );
+    let shell = server.post_ok(
+        "/api/browser_terminal/start",
+        json!({"shell": "/bin/sh", "shell_args": ["-c", "sleep 300"]}),
+    );
+    let terminal_id = shell["terminal"]["id"].as_str().unwrap().to_string();
+    drop(events);
+
+    // After a restart: input history and terminals are kept, and the queued assignment is not
+    // lost: the old department died with the old server, so it starts on the new one.
+    let server = server.restart(&args, &[]);
+    let status = server.get_ok("/api/status");
+    let history = &session(&status, &zid)["input_history"];
+    assert_eq!(history[0]["text"], "remember this line", "{history}");
+    assert_eq!(history[0]["ok"], true);
+    let terminals = server.get_ok("/api/browser_terminals");
+    assert!(
+        terminals["terminals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == terminal_id.as_str()),
+        "{terminals}"
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "the queued assignment to start",
+        || {
+            let status = server.get_ok("/api/status");
+            let started = status["department_sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| {
+                    s["task"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("queued work")
+                        && s["status"] == "running"
+                });
+            (started && status["queue"].as_array().unwrap().is_empty()).then_some(())
+        },
+    );
 }
 
 #[test]
