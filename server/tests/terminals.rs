@@ -124,23 +124,34 @@ async fn viewers_need_the_token_and_a_loopback_origin() {
         403
     );
     let path = format!("/ws/terminal/{id}?token={token}");
-    assert_eq!(
-        status(
-            connect(&server, &path, &[("Origin", "https://evil.example")])
-                .await
-                .unwrap_err()
-        ),
-        403
+    let port = server.addr.port();
+    // With the right token, a foreign Origin or Host still gets no upgrade.
+    let origins = [
+        "https://evil.example".to_string(),
+        "null".to_string(),
+        format!("http://127.0.0.1:{port}.evil.example"),
+        format!("http://127.0.0.1:{}", if port == 1 { 2 } else { port - 1 }),
+    ];
+    for origin in &origins {
+        let refused = connect(&server, &path, &[("Origin", origin)]).await;
+        assert_eq!(status(refused.unwrap_err()), 403, "Origin {origin}");
+    }
+    let hosts = [
+        format!("attacker.example:{port}"),
+        format!("localhost.attacker.example:{port}"),
+        format!("0.0.0.0:{port}"),
+    ];
+    for host in &hosts {
+        let refused = connect(&server, &path, &[("Host", host)]).await;
+        assert_eq!(status(refused.unwrap_err()), 403, "Host {host}");
+    }
+    // No Host header at all (tungstenite always sends one, so by hand).
+    let handshake = format!(
+        "GET {path} HTTP/1.1\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
     );
-    let foreign_host = format!("attacker.example:{}", server.addr.port());
-    assert_eq!(
-        status(
-            connect(&server, &path, &[("Host", &foreign_host)])
-                .await
-                .unwrap_err()
-        ),
-        403
-    );
+    let answer = server.raw(handshake.as_bytes());
+    assert_eq!(answer.status, 403, "no Host: {}", answer.text());
     let own = server.origin();
     connect(&server, &path, &[("Origin", &own)])
         .await
