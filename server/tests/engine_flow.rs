@@ -815,3 +815,62 @@ fn bad_inputs_answer_400_in_the_failure_shape() {
     // Nothing escaped the state directory.
     assert!(!server.repo_path().join("etc").exists());
 }
+
+#[test]
+fn codex_on_path_is_the_default_agent_and_gets_its_command_line() {
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("codex");
+    // Prints what it was given, then idles like an interactive CLI.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         echo \"argv: $1 $2 $3 $4\"\n\
+         echo \"prompt chars: ${#5}\"\n\
+         echo \"prompt file: $CODEX_GOVERNANCE_PROMPT_FILE\"\n\
+         echo \"role: $CODEX_GOVERNANCE_ROLE session: $CODEX_GOVERNANCE_SESSION_ID\"\n\
+         exec sleep 300\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let server = TestServer::start_with(&[], &[("PATH", &path), ("CODEX_GOVERNANCE_AGENT", "")]);
+    let status = server.get_ok("/api/status");
+    assert_eq!(status["agent"]["name"], "codex", "{}", status["agent"]);
+    assert_eq!(status["agent"]["available"], true);
+
+    let zid = start_zhongshu(&server, "use codex");
+    let zhongshu = session(&server.get_ok("/api/status"), &zid).clone();
+    let log_path = zhongshu["log_path"].as_str().unwrap().to_string();
+    let prompt_path = zhongshu["prompt_path"].as_str().unwrap().to_string();
+    let state = server.state_dir().canonicalize().unwrap();
+    assert!(log_path.starts_with(&state.join("codex_governance_logs").display().to_string()));
+    assert!(prompt_path.starts_with(&state.join("codex_governance_prompts").display().to_string()));
+    let log = wait_for(Duration::from_secs(10), "the fake codex output", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("role:").then_some(log)
+    });
+    let repo = server.repo.path().canonicalize().unwrap();
+    assert!(
+        log.contains(&format!("argv: -m gpt-5.5 --cd {}", repo.display())),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("prompt file: {prompt_path}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("role: zhongshu session: {zid}")),
+        "{log}"
+    );
+    let prompt = std::fs::read_to_string(&prompt_path).unwrap();
+    // dash counts bytes, a UTF-8 aware shell characters.
+    let whole = [prompt.len(), prompt.chars().count()]
+        .iter()
+        .any(|n| log.contains(&format!("prompt chars: {n}\r")));
+    assert!(whole, "the prompt goes in as one argument: {log}");
+}

@@ -197,6 +197,17 @@ fn the_api_and_cli_report_routes_risks_and_preflight() {
     assert_eq!(plan["plan"]["menxia_required"], true);
     assert_eq!(plan["plan"]["assignments"][0]["department"], "menxia");
     assert_eq!(plan["plan"]["assignments"][0]["model"], "gpt-5.5");
+    for assignment in plan["plan"]["assignments"].as_array().unwrap() {
+        let reason = assignment["reason"].as_str().unwrap_or_default();
+        assert!(
+            !reason.is_empty(),
+            "every assignment says why: {assignment}"
+        );
+        assert!(!assignment["model_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
+    }
     server
         .post_json("/api/plan_assignments", "{}")
         .assert_failure(400);
@@ -226,9 +237,30 @@ fn the_api_and_cli_report_routes_risks_and_preflight() {
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(&parsed, report);
     assert_eq!(cli(&["--preflight"]).status.code(), Some(1));
+    let mode = |args: &[&str]| {
+        let output = cli(&[args, &["--json"]].concat());
+        assert!(output.status.success(), "{args:?}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let staged = mode(&["--staged"]);
+    assert_eq!(
+        (staged["mode"].as_str(), staged["changed_count"].as_i64()),
+        (Some("staged"), Some(0))
+    );
+    let base = mode(&["--base", "HEAD"]);
+    assert_eq!(base["mode"], "base");
+    assert_eq!(base["changed_paths"], serde_json::json!(["README.md"]));
     let bad = cli(&["--base", "nope"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown base ref: nope"));
+
+    // Once the home path is gone, the preflight passes (exit 0).
+    write(
+        server.repo_path(),
+        "README.md",
+        "Run it from the repository root.\n",
+    );
+    assert_eq!(cli(&["--preflight"]).status.code(), Some(0));
 
     // A malformed governance.yaml is a clear error, never a silent fallback.
     write(

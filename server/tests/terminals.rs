@@ -361,10 +361,21 @@ async fn session_views_are_read_only_and_live() {
         .await
         .unwrap();
     let sessions = server.get_ok("/api/status");
-    assert_eq!(
-        sessions["sessions"][0]["browser_terminal_status"],
-        "running"
+    let session = &sessions["sessions"][0];
+    assert_eq!(session["browser_terminal_status"], "running");
+    // A tokenized loopback page of this server, titled after the session.
+    let url = session["browser_terminal_url"].as_str().unwrap();
+    let page = format!(
+        "http://127.0.0.1:{}/terminal/{}?token=",
+        server.addr.port(),
+        view["terminal"]["id"].as_str().unwrap()
     );
+    assert!(url.starts_with(&page), "{url}");
+    assert_eq!(session["browser_terminal_title"], view["terminal"]["title"]);
+    assert!(!session["browser_terminal_title"]
+        .as_str()
+        .unwrap()
+        .is_empty());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let preview = server.get_ok("/api/status")["sessions"][0]["transcript_preview"].to_string();
     assert!(
