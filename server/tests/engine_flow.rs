@@ -874,3 +874,41 @@ fn codex_on_path_is_the_default_agent_and_gets_its_command_line() {
         .any(|n| log.contains(&format!("prompt chars: {n}\r")));
     assert!(whole, "the prompt goes in as one argument: {log}");
 }
+
+#[test]
+fn results_arriving_together_make_one_notice_line() {
+    let args = ["--agent", "custom", "--agent-command", "sleep 300"];
+    let server = TestServer::start_with(&args, &[]);
+    let zid = start_zhongshu(&server, "batched notices");
+    let incoming = server
+        .state_dir()
+        .join(format!("codex_governance_mailbox/{zid}/incoming"));
+    for department in ["zhilibu", "gongchengbu"] {
+        let report = json!({"parent_session_id": zid, "department_session_id": format!("{department}-x"),
+            "department": department, "summary": format!("{department} done")});
+        std::fs::write(
+            incoming.join(format!("{department}.json")),
+            report.to_string(),
+        )
+        .unwrap();
+    }
+    let log_path = session(&server.get_ok("/api/status"), &zid)["log_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let marker = "[launcher] Result from";
+    wait_for(Duration::from_secs(10), "the notice", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains(marker).then_some(())
+    });
+    // Longer than the batch window: no second line follows.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches(marker).count(), 1, "{log}");
+    let line = log.lines().find(|l| l.contains(marker)).unwrap();
+    assert!(
+        line.contains("zhilibu done") && line.contains("gongchengbu done"),
+        "{line}"
+    );
+    assert!(line.contains(&format!("zhongshu_inbox?id={zid}")), "{line}");
+}
