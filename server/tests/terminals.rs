@@ -288,6 +288,43 @@ async fn replay_keeps_the_configured_scrollback() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_session_viewer_leaves_the_transcript_complete() {
+    // An agent that waits a moment (so the viewer is attached), prints 200,000 numbered lines,
+    // then idles.
+    let command = "sh -c 'sleep 1; seq 1 200000; exec sleep 300'";
+    let server = TestServer::start_with(&["--agent", "custom", "--agent-command", command], &[]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "print"}));
+    let sid = started["session"]["id"].as_str().unwrap().to_string();
+    let log_path = started["session"]["log_path"].as_str().unwrap().to_string();
+    let view = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": sid}),
+    );
+    let _stalled = open(&server, &view["terminal"]).await; // never reads, never acks
+    let log = wait_for(Duration::from_secs(30), "the whole transcript", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("\n200000").then_some(log)
+    });
+    let numbers: Vec<&str> = log
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.bytes().all(|b| b.is_ascii_digit()) && !l.is_empty())
+        .collect();
+    assert_eq!(numbers.len(), 200_000);
+    assert!(numbers
+        .iter()
+        .enumerate()
+        .all(|(i, n)| *n == (i + 1).to_string()));
+    // Another viewer still gets the live end.
+    let mut fresh = open(&server, &view["terminal"]).await;
+    let (tail, _) = read_until(&mut fresh, Duration::from_secs(10), |b| {
+        contains(b, "200000")
+    })
+    .await;
+    assert!(contains(&tail, "199999"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_viewer_does_not_hold_back_another() {
     let server = TestServer::start();
     let terminal = start_shell(
