@@ -40,7 +40,14 @@ test("start Zhongshu, confirm the plan, watch departments, read results, restart
   await page.getByTestId("zhongshu-card").getByRole("button", { name: "Inbox" }).click();
   await expect(page.getByTestId("inbox-result")).toHaveCount(3, { timeout: 60_000 });
   await expect(page.getByTestId("inbox-results")).toContainText("Edited by the user");
+  // A result's handoff packet opens inline.
+  const firstResult = page.getByTestId("inbox-result").first();
+  await firstResult.getByTestId("show-packet").click();
+  await expect(firstResult.getByTestId("handoff-packet")).toContainText("# Codex Department Handoff");
+  await expect(firstResult.getByTestId("handoff-packet")).toContainText("## Objective");
   await shot("4-inbox");
+  await firstResult.getByTestId("show-packet").click();
+  await expect(firstResult.getByTestId("handoff-packet")).toBeHidden();
 
   // Restart Zhongshu (inline: it is still running).
   await page.getByTestId("restart-zhongshu").first().click();

@@ -186,6 +186,13 @@ fn the_whole_flow_with_the_demo_agent() {
         let packet = std::fs::read_to_string(result["handoff_packet"].as_str().unwrap()).unwrap();
         assert!(packet.starts_with("# Codex Department Handoff"));
         assert!(packet.contains("## Objective"));
+        // The same packet through the API (the dashboard shows it from there).
+        let served = server.get_ok(&format!(
+            "/api/handoff_packet?id={zid}&report_id={}",
+            result["report_id"].as_str().unwrap()
+        ));
+        assert_eq!(served["markdown"], packet.as_str());
+        assert_eq!(served["path"], result["handoff_packet"]);
         assert!(std::path::Path::new(result["mailbox_file"].as_str().unwrap()).is_file());
     }
     let incoming = server
@@ -806,9 +813,17 @@ fn bad_inputs_answer_400_in_the_failure_shape() {
         "/api/zhongshu_inbox?id=%2e%2e",
         "/api/zhongshu_context?id=",
         "/api/zhongshu_context?id=zhilibu%5C1",
+        "/api/handoff_packet?id=zhongshu-404&report_id=r",
+        "/api/handoff_packet?id=..%2Fetc&report_id=r",
+        "/api/handoff_packet?report_id=r",
     ] {
         server.get(path).assert_failure(400);
     }
+    let packet = |query: &str| server.get(&format!("/api/handoff_packet?id={zid}{query}"));
+    let unknown = packet("&report_id=nope").assert_failure(400);
+    assert!(unknown.contains("unknown report_id: nope"), "{unknown}");
+    let missing = packet("").assert_failure(400);
+    assert!(missing.contains("report_id is required"), "{missing}");
     server
         .post_json("/api/start_zhongshu_session", "{\"task\": ")
         .assert_failure(400);

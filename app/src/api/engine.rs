@@ -28,6 +28,8 @@ pub trait EngineApi: Send + Sync + 'static {
     fn zhongshu_plan(&self, id: String) -> ApiResult<ZhongshuPlanResponse>;
     fn zhongshu_inbox(&self, id: String, peek: bool) -> ApiResult<InboxResponse>;
     fn zhongshu_context(&self, id: String) -> ApiResult<ContextResponse>;
+    /// `id`: the Zhongshu session; `report_id`: one of its results.
+    fn handoff_packet(&self, id: String, report_id: String) -> ApiResult<HandoffPacketResponse>;
     /// `mode`: worktree (default), staged, base (needs `base`).
     fn report(&self, mode: Option<String>, base: Option<String>) -> ApiResult<ReportResponse>;
     fn plan_assignments(

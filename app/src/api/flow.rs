@@ -294,6 +294,15 @@ pub struct ZhongshuContextSnapshot {
     pub children: Vec<Session>,
 }
 
+/// One result's Markdown handoff packet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffPacketResponse {
+    pub ok: bool,
+    pub report_id: String,
+    pub path: String,
+    pub markdown: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextResponse {
     pub ok: bool,

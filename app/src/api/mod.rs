@@ -70,6 +70,15 @@ pub async fn zhongshu_context(#[server(default)] id: String) -> Result<ContextRe
     engine()?.zhongshu_context(id)
 }
 
+/// `GET /api/handoff_packet?id=&report_id=`: the Markdown handoff packet of one result.
+#[server(prefix = "/api", endpoint = "handoff_packet", input = GetUrl)]
+pub async fn handoff_packet(
+    #[server(default)] id: String,
+    #[server(default)] report_id: String,
+) -> Result<HandoffPacketResponse, ApiError> {
+    engine()?.handoff_packet(id, report_id)
+}
+
 /// `GET /api/report?mode=worktree|staged|base&base=REF`: the governance report from Git state.
 #[server(prefix = "/api", endpoint = "report", input = GetUrl)]
 pub async fn get_report(

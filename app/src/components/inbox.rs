@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{zhongshu_inbox, DepartmentResult};
+use crate::api::{handoff_packet, zhongshu_inbox, DepartmentResult};
 
 use crate::i18n::use_lang;
 
@@ -70,6 +70,22 @@ pub fn InboxPanel() -> impl IntoView {
 #[component]
 fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
     let lang = use_lang();
+    // The packet's Markdown, loaded when the user asks for it.
+    let packet = RwSignal::new(None::<Result<String, String>>);
+    let toggle_packet = {
+        let (owner, report_id) = (result.parent_session_id.clone(), result.report_id.clone());
+        move |_| {
+            if packet.get_untracked().is_some() {
+                packet.set(None);
+                return;
+            }
+            let (owner, report_id) = (owner.clone(), report_id.clone());
+            leptos::task::spawn_local(async move {
+                let loaded = handoff_packet(owner, report_id).await;
+                packet.set(Some(loaded.map(|p| p.markdown).map_err(|e| e.message)));
+            });
+        }
+    };
     let list = |items: Vec<String>| {
         if items.is_empty() {
             "—".to_string()
@@ -92,8 +108,21 @@ fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
                 <dt>{lang.tr("Verification", "验证")}</dt><dd>{list(result.verifications_run.clone())}</dd>
                 <dt>{lang.tr("Risks", "风险")}</dt><dd>{list(result.risks.clone())}</dd>
                 <dt>{lang.tr("Next action", "下一步")}</dt><dd>{if result.next_action.is_empty() { "—".to_string() } else { result.next_action.clone() }}</dd>
-                <dt>{lang.tr("Handoff packet", "交接包")}</dt><dd><code>{result.handoff_packet.clone().unwrap_or_default()}</code></dd>
+                <dt>{lang.tr("Handoff packet", "交接包")}</dt>
+                <dd>
+                    <code>{result.handoff_packet.clone().unwrap_or_default()}</code>
+                    {result.handoff_packet.is_some().then(|| view! {
+                        " " <button type="button" class="ghost small" data-testid="show-packet"
+                            aria-expanded=move || packet.get().is_some().to_string() on:click=toggle_packet>
+                            {move || if packet.get().is_some() { lang.tr("Hide", "收起") } else { lang.tr("Show", "查看") }}
+                        </button>
+                    })}
+                </dd>
             </dl>
+            {move || packet.get().map(|loaded| match loaded {
+                Ok(markdown) => view! { <pre class="packet" data-testid="handoff-packet">{markdown}</pre> }.into_any(),
+                Err(error) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
+            })}
         </li>
     }
 }

@@ -542,6 +542,10 @@ impl EngineApi for Engine {
         self.context_payload(&id)
     }
 
+    fn handoff_packet(&self, id: String, report_id: String) -> ApiResult<HandoffPacketResponse> {
+        self.handoff_payload(&id, &report_id)
+    }
+
     fn browser_terminals(&self) -> ApiResult<TerminalsResponse> {
         Ok(self.list_terminals())
     }

@@ -1,6 +1,8 @@
 //! API payloads derived from the engine state: session views (with heartbeat and preview),
 //! status, Zhongshu lists, plan, inbox and context.
 
+use std::io::Read;
+
 use app::api::*;
 use chrono::TimeZone;
 
@@ -9,6 +11,8 @@ use super::{internal, text, Engine, State};
 
 /// Bytes of transcript tail looked at for the preview.
 pub(super) const PREVIEW_BYTES: usize = 8 * 1024;
+/// Handoff packets are a few KB; a larger file is cut rather than read whole into memory.
+const MAX_PACKET_BYTES: u64 = 1024 * 1024;
 
 fn rfc3339_from_ms(ms: i64) -> String {
     chrono::Local
@@ -285,6 +289,51 @@ impl Engine {
                 .collect(),
             queued_departments: Self::queued_for(&state, &id),
             rejected: state.rejected.get(&id).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The packet of one of this Zhongshu's results. The path comes from the registered
+    /// result, never from the request, and is read only if it is inside the state directory.
+    pub(super) fn handoff_payload(
+        &self,
+        id: &str,
+        report_id: &str,
+    ) -> ApiResult<HandoffPacketResponse> {
+        let id = self.require_id(id, "id")?;
+        let report_id = report_id.trim();
+        if report_id.is_empty() {
+            return Err(ApiError::bad_request("report_id is required"));
+        }
+        let path = {
+            let state = self.lock();
+            self.zhongshu(&state, id)?;
+            let result = state
+                .results
+                .get(id)
+                .and_then(|results| results.iter().find(|r| r.report_id == report_id))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "unknown report_id: {}",
+                        text::clip(report_id, 80)
+                    ))
+                })?;
+            result
+                .handoff_packet
+                .clone()
+                .ok_or_else(|| ApiError::bad_request("this result has no handoff packet"))?
+        };
+        let file = std::path::Path::new(&path);
+        self.shared.paths.check_inside(file).map_err(internal)?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(file)
+            .and_then(|f| f.take(MAX_PACKET_BYTES).read_to_end(&mut bytes))
+            .map_err(|e| internal(anyhow::anyhow!("cannot read handoff packet {path}: {e}")))?;
+        let markdown = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(HandoffPacketResponse {
+            ok: true,
+            report_id: report_id.to_string(),
+            path,
+            markdown,
         })
     }
 
