@@ -46,6 +46,11 @@ test("start Zhongshu, confirm the plan, watch departments, read results, restart
   await expect(firstResult.getByTestId("handoff-packet")).toContainText("# Codex Department Handoff");
   await expect(firstResult.getByTestId("handoff-packet")).toContainText("## Objective");
   await shot("4-inbox");
+  // A push (opening a shell) refetches the inbox; the open packet stays open.
+  const inboxRefetched = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/zhongshu_inbox");
+  await page.getByTestId("open-shell").click();
+  await inboxRefetched;
+  await expect(firstResult.getByTestId("handoff-packet")).toBeVisible();
   await firstResult.getByTestId("show-packet").click();
   await expect(firstResult.getByTestId("handoff-packet")).toBeHidden();
 

@@ -1,5 +1,7 @@
 //! The inbox of the selected Zhongshu: unread and read department results, rejected files.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 
 use crate::api::{handoff_packet, zhongshu_inbox, DepartmentResult};
@@ -14,6 +16,9 @@ pub fn InboxPanel() -> impl IntoView {
     let shared = use_shared();
     let push = use_push();
     let lang = use_lang();
+    // Open handoff packets. Kept here, not in each result: the list is rebuilt on every push
+    // refetch, and an open packet must stay open.
+    let packets = RwSignal::new(OpenPackets::new());
     // Peek: looking at the dashboard does not mark results read for Zhongshu.
     let inbox = load(
         move || (shared.selected.get(), push.sessions.get()),
@@ -35,7 +40,12 @@ pub fn InboxPanel() -> impl IntoView {
                             "Pick a Zhongshu session (Inbox) to see its results.",
                             "选择一个中书省会话(收件箱)查看其结果。",
                         )}</p> }.into_any(),
-                        Ok(Some(data)) => view! {
+                        Ok(Some(data)) => {
+                            let owner = data.session.id.clone();
+                            let item = move |result: DepartmentResult, unread: bool| {
+                                view! { <ResultItem result unread owner=owner.clone() packets/> }
+                            };
+                            view! {
                             <p class="muted">
                                 <code>{data.session.id.clone()}</code>
                                 {
@@ -50,8 +60,8 @@ pub fn InboxPanel() -> impl IntoView {
                                 }
                             </p>
                             <ul class="results" data-testid="inbox-results">
-                                {data.unread_results.into_iter().map(|r| view! { <ResultItem result=r unread=true/> }).collect_view()}
-                                {data.read_results.into_iter().map(|r| view! { <ResultItem result=r unread=false/> }).collect_view()}
+                                {data.unread_results.into_iter().map(|r| item(r, true)).collect_view()}
+                                {data.read_results.into_iter().map(|r| item(r, false)).collect_view()}
                             </ul>
                             {(!data.rejected.is_empty()).then(|| view! {
                                 <h3>{lang.tr("Rejected mailbox files", "被拒绝的邮箱文件")}</h3>
@@ -59,7 +69,8 @@ pub fn InboxPanel() -> impl IntoView {
                                     {data.rejected.into_iter().map(|r| view! { <li><code>{r.file}</code> ": " {r.error}</li> }).collect_view()}
                                 </ul>
                             })}
-                        }.into_any(),
+                        }.into_any()
+                        }
                     }
                 })}
             </Transition>
@@ -67,24 +78,40 @@ pub fn InboxPanel() -> impl IntoView {
     }
 }
 
+/// Loaded packets by (Zhongshu id, report id): a restarted Zhongshu carries the same report ids.
+type OpenPackets = HashMap<(String, String), Result<String, String>>;
+
 #[component]
-fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
+fn ResultItem(
+    result: DepartmentResult,
+    unread: bool,
+    /// The Zhongshu whose inbox this is.
+    owner: String,
+    packets: RwSignal<OpenPackets>,
+) -> impl IntoView {
     let lang = use_lang();
     // The packet's Markdown, loaded when the user asks for it.
-    let packet = RwSignal::new(None::<Result<String, String>>);
-    let toggle_packet = {
-        let (owner, report_id) = (result.parent_session_id.clone(), result.report_id.clone());
-        move |_| {
-            if packet.get_untracked().is_some() {
-                packet.set(None);
-                return;
-            }
-            let (owner, report_id) = (owner.clone(), report_id.clone());
-            leptos::task::spawn_local(async move {
-                let loaded = handoff_packet(owner, report_id).await;
-                packet.set(Some(loaded.map(|p| p.markdown).map_err(|e| e.message)));
+    let key = (owner, result.report_id.clone());
+    let packet = {
+        let key = key.clone();
+        Memo::new(move |_| packets.with(|open| open.get(&key).cloned()))
+    };
+    let is_open = move || packet.with(Option::is_some);
+    let toggle_packet = move |_| {
+        if packets.with_untracked(|open| open.contains_key(&key)) {
+            packets.update(|open| {
+                open.remove(&key);
             });
+            return;
         }
+        let key = key.clone();
+        leptos::task::spawn_local(async move {
+            let loaded = handoff_packet(key.0.clone(), key.1.clone()).await;
+            let loaded = loaded.map(|p| p.markdown).map_err(|e| e.message);
+            packets.update(|open| {
+                open.insert(key, loaded);
+            });
+        });
     };
     let list = |items: Vec<String>| {
         if items.is_empty() {
@@ -113,8 +140,8 @@ fn ResultItem(result: DepartmentResult, unread: bool) -> impl IntoView {
                     <code>{result.handoff_packet.clone().unwrap_or_default()}</code>
                     {result.handoff_packet.is_some().then(|| view! {
                         " " <button type="button" class="ghost small" data-testid="show-packet"
-                            aria-expanded=move || packet.get().is_some().to_string() on:click=toggle_packet>
-                            {move || if packet.get().is_some() { lang.tr("Hide", "收起") } else { lang.tr("Show", "查看") }}
+                            aria-expanded=move || is_open().to_string() on:click=toggle_packet>
+                            {move || if is_open() { lang.tr("Hide", "收起") } else { lang.tr("Show", "查看") }}
                         </button>
                     })}
                 </dd>
