@@ -1,6 +1,6 @@
 //! The UI language: English or 中文. The choice lives in a cookie, so the server renders the page
 //! in that language and hydration agrees with it; switching reloads the page. Labels are plain
-//! text chosen at render time, which costs the wasm nothing per label (a reactive label would).
+//! text chosen at render time: both texts ship in the wasm, but no reactive code per label.
 //! Data (task texts, department duties, API errors) is shown as the server sends it.
 
 use leptos::prelude::*;
@@ -62,12 +62,18 @@ pub fn use_lang() -> Lang {
     use_context().unwrap_or(Lang::En)
 }
 
+/// Every `Cookie` header, read leniently: a non-ASCII cookie of another app on this host must not
+/// hide ours (the browser would still see it, and hydration would disagree with the server).
 #[cfg(feature = "ssr")]
 fn page_cookies() -> String {
     use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            let header = parts.headers.get(http::header::COOKIE)?;
-            header.to_str().ok().map(str::to_string)
+        .map(|parts| {
+            let headers = parts.headers.get_all(http::header::COOKIE);
+            let values: Vec<_> = headers
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            values.join("; ")
         })
         .unwrap_or_default()
 }
@@ -128,6 +134,7 @@ mod tests {
         assert_eq!(Lang::from_cookies("cg_lang=en"), Lang::En);
         assert_eq!(Lang::from_cookies("cg_lang=fr"), Lang::En);
         assert_eq!(Lang::from_cookies("xcg_lang=zh"), Lang::En);
+        assert_eq!(Lang::from_cookies("other=caf\u{e9}; cg_lang=zh"), Lang::Zh);
     }
 
     #[test]

@@ -64,5 +64,7 @@ test("the language toggle switches the labels to 中文 and back", async ({ page
   await page.getByTestId("lang-toggle").click();
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
   await expect(page.getByRole("button", { name: "Start Zhongshu" })).toBeVisible();
+  // Hydrated again, so errors of this load are in the list too.
+  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
   expect(errors).toEqual([]);
 });
