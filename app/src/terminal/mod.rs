@@ -7,7 +7,8 @@ mod xterm;
 
 use leptos::prelude::*;
 
-/// The `token` parameter of a terminal URL's query string.
+/// The `token` parameter of a terminal URL's query string. Tokens are hex, so no percent-decoding
+/// is needed (the server's page guard decodes, and a token never changes by it).
 pub fn token_param(query: &str) -> Option<&str> {
     query
         .split('&')
