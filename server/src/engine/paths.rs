@@ -92,8 +92,11 @@ impl StatePaths {
             }
             level.push(part);
             self.check_inside(&level)?;
+            // An existing level must be a real directory: `is_dir` on the path would follow a
+            // symlink swapped in after the check.
+            let real_dir = || std::fs::symlink_metadata(&level).is_ok_and(|m| m.is_dir());
             match std::fs::create_dir(&level) {
-                Err(err) if !(err.kind() == ErrorKind::AlreadyExists && level.is_dir()) => {
+                Err(err) if !(err.kind() == ErrorKind::AlreadyExists && real_dir()) => {
                     return Err(err).with_context(|| format!("cannot create {}", level.display()))
                 }
                 _ => {}
@@ -102,8 +105,8 @@ impl StatePaths {
         Ok(())
     }
 
-    /// Writes a new file inside the state directory. `create_new` refuses any existing path,
-    /// a planted symlink included, so the write can never land outside.
+    /// Writes a new file inside the state directory. `create_new` refuses any existing file
+    /// name, a planted symlink included; the directories on the way are checked just before.
     pub fn write_new(&self, path: &Path, contents: &[u8]) -> Result<()> {
         use std::io::Write;
         self.check_inside(path)?;
@@ -113,6 +116,14 @@ impl StatePaths {
             .open(path)
             .and_then(|mut file| file.write_all(contents))
             .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Moves a file to `to`, which must resolve inside the state directory (a rename replaces a
+    /// symlink at `to` itself, never its target).
+    pub fn move_inside(&self, from: &Path, to: &Path) -> Result<()> {
+        self.check_inside(to)?;
+        std::fs::rename(from, to)
+            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
     }
 
     /// Fails when `path` (or, if it does not exist yet, its parent) resolves outside the state
@@ -166,6 +177,14 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        let report = paths.logs.join("report.json");
+        std::fs::write(&report, "{}").unwrap();
+        let into_link = paths.mailbox_root.join("r.json");
+        assert!(paths.move_inside(&report, &into_link).is_err());
+        assert!(
+            report.is_file(),
+            "a refused move leaves the file where it was"
+        );
         assert!(paths.create_dir(&dir.path().join("elsewhere")).is_err());
     }
 

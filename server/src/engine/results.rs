@@ -300,8 +300,8 @@ impl Engine {
                 }
                 // Moved only after the registration is committed: a crash in between leaves
                 // the file in incoming/, and registering it again only updates the result.
-                if let Err(err) = std::fs::rename(file, &destination) {
-                    tracing::error!(%err, file = %file.display(), "cannot archive report");
+                if let Err(err) = self.shared.paths.move_inside(file, &destination) {
+                    tracing::error!("cannot archive report: {err:#}");
                 }
                 true
             }
@@ -339,8 +339,8 @@ impl Engine {
                 .unwrap_or_default()
                 .to_string_lossy()
         ));
-        if let Err(err) = std::fs::rename(file, &destination) {
-            tracing::error!(%err, file = %file.display(), "cannot move rejected report");
+        if let Err(err) = self.shared.paths.move_inside(file, &destination) {
+            tracing::error!("cannot move rejected report: {err:#}");
         } else if let Err(err) = self
             .shared
             .paths
