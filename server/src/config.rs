@@ -146,7 +146,8 @@ pub struct ServeArgs {
     pub stale_seconds: u64,
     /// Terminal scrollback kept in memory per terminal, in KiB: what a viewer that connects late
     /// or reconnects is replayed first (16 to 65536).
-    #[arg(long, env = "CODEX_GOVERNANCE_TERMINAL_SCROLLBACK_KIB", default_value_t = 1024,
+    #[arg(long, env = "CODEX_GOVERNANCE_TERMINAL_SCROLLBACK_KIB",
+          default_value_t = (crate::pty::DEFAULT_RING_BYTES / 1024) as u32,
           value_parser = clap::value_parser!(u32).range(16..=65536))]
     pub scrollback_kib: u32,
     /// Agent profile: `codex`, `claude`, `demo` (default: codex when on PATH, else demo).
@@ -348,6 +349,24 @@ mod tests {
         let addr = resolve_bind(None, None, None).unwrap();
         assert_eq!(addr, "127.0.0.1:6211".parse().unwrap());
         assert!(resolve_bind(None, None, Some("nonsense".into())).is_err());
+    }
+
+    #[test]
+    fn scrollback_defaults_to_the_ring_size_and_has_bounds() {
+        let parse = |extra: &[&str]| {
+            let args = [&["codex-governance", "serve"], extra].concat();
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Some(Command::Serve(args)) => args.scrollback_kib,
+                _ => unreachable!("`serve` was given"),
+            })
+        };
+        assert_eq!(
+            parse(&[]).unwrap() as usize * 1024,
+            crate::pty::DEFAULT_RING_BYTES
+        );
+        assert_eq!(parse(&["--scrollback-kib", "16"]).unwrap(), 16);
+        assert!(parse(&["--scrollback-kib", "1"]).is_err());
+        assert!(parse(&["--scrollback-kib", "65537"]).is_err());
     }
 
     #[test]

@@ -437,6 +437,19 @@ fn a_half_written_report_waits_and_a_late_real_report_replaces_the_fallback() {
     });
     assert_eq!(registered["summary"], "written slowly");
     assert_eq!(inbox()["rejected"], json!([]));
+    let packet_url = format!("/api/handoff_packet?id={zid}&report_id=zhilibu-slow");
+    assert_eq!(server.get_ok(&packet_url)["truncated"], false);
+    // A packet replaced by a symlink to a file outside is not served.
+    let secret = server.repo_path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
+    let packet = registered["handoff_packet"].as_str().unwrap();
+    std::fs::remove_file(packet).unwrap();
+    std::os::unix::fs::symlink(&secret, packet).unwrap();
+    let refused = server.get(&packet_url).assert_failure(404);
+    assert!(refused.contains("not available"), "{refused}");
+    assert!(!refused.contains("TOP-SECRET"), "{refused}");
+    std::fs::remove_file(packet).unwrap();
+    server.get(&packet_url).assert_failure(404);
 
     // A silent department gets the launcher fallback; its own report, arriving later,
     // replaces it (same report id: the department session id).

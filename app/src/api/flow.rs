@@ -301,6 +301,8 @@ pub struct HandoffPacketResponse {
     pub report_id: String,
     pub path: String,
     pub markdown: String,
+    /// The file was larger than the server sends (1 MiB); `markdown` is its beginning.
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,5 +3,5 @@
 mod process;
 mod ring;
 
-pub use process::{Output, OutputProgress, PtyProcess, SpawnSpec};
+pub use process::{Output, OutputProgress, PtyProcess, SpawnSpec, DEFAULT_RING_BYTES};
 pub use ring::Ring;
