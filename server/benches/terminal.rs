@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use server::pty::{PtyProcess, SpawnSpec};
 use tokio_tungstenite::tungstenite::Message;
 
 const FILE_MIB: usize = 64;
@@ -94,21 +93,39 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The baseline: the same `cat` into a bare PTY (portable-pty, no ring, no transcript, no
+/// WebSocket), read until end of file. Timed from the first byte, like the wire measurement.
+/// Reading this eagerly gets about 4 KiB per read (measured: 16,354 reads for 64 MiB), so it is
+/// bound by wakeups; the server's reader does work between reads and gets more per read, which
+/// is why the wire can come out faster than this baseline.
 fn raw_pty_seconds(file: &std::path::Path) -> (f64, u64) {
-    let script = format!("stty raw -echo; cat {}", file.display());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut spec = SpawnSpec::new("/bin/sh", vec!["-c".into(), script], std::env::temp_dir());
-    spec.ring_bytes = 1024 * 1024;
-    let process = PtyProcess::spawn(spec, move |_| tx.send(Instant::now()).unwrap()).unwrap();
-    // Timed from the first output byte, like the wire measurement.
-    let progress = process.output().subscribe();
-    while progress.borrow().end == 0 {
-        std::thread::sleep(Duration::from_micros(50));
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    use std::io::Read;
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut command = CommandBuilder::new("/bin/sh");
+    command.args(["-c", &format!("stty raw -echo; cat {}", file.display())]);
+    let mut child = pair.slave.spawn_command(command).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut bytes, mut started) = (0u64, None);
+    // Linux answers EIO once the last slave is closed: that is the end of the output.
+    while let Ok(n @ 1..) = reader.read(&mut buffer) {
+        started.get_or_insert_with(Instant::now);
+        bytes += n as u64;
     }
-    let started = Instant::now();
-    let ended = rx.recv_timeout(Duration::from_secs(120)).unwrap();
-    let bytes = process.output().read_from(u64::MAX, 0).0;
-    ((ended - started).as_secs_f64(), bytes)
+    let seconds = started
+        .map(|s| s.elapsed().as_secs_f64())
+        .unwrap_or(f64::NAN);
+    let _ = child.wait();
+    (seconds, bytes)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +139,7 @@ async fn main() {
     }
     std::fs::write(&file, &data).unwrap();
 
-    // Raw PTY: the same cat through our PTY host, no WebSocket.
+    // Raw PTY: the same cat into a bare PTY.
     let (raw_secs, raw_bytes) = raw_pty_seconds(&file);
 
     let server = start_server();
