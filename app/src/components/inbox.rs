@@ -9,7 +9,7 @@ use crate::api::{handoff_packet, zhongshu_inbox, DepartmentResult};
 use crate::i18n::use_lang;
 
 use super::push::use_push;
-use super::shared::{load, use_shared, Badge};
+use super::shared::{load, or_dash, use_shared, Badge};
 
 #[component]
 pub fn InboxPanel() -> impl IntoView {
@@ -113,13 +113,6 @@ fn ResultItem(
             });
         });
     };
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "—".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
     view! {
         <li class="result" data-testid="inbox-result" data-source=result.source.clone()>
             <div class="card-head">
@@ -131,10 +124,10 @@ fn ResultItem(
             </div>
             <p>{result.summary.clone()}</p>
             <dl class="facts small">
-                <dt>{lang.tr("Changed files", "改动的文件")}</dt><dd>{list(result.changed_files.clone())}</dd>
-                <dt>{lang.tr("Verification", "验证")}</dt><dd>{list(result.verifications_run.clone())}</dd>
-                <dt>{lang.tr("Risks", "风险")}</dt><dd>{list(result.risks.clone())}</dd>
-                <dt>{lang.tr("Next action", "下一步")}</dt><dd>{if result.next_action.is_empty() { "—".to_string() } else { result.next_action.clone() }}</dd>
+                <dt>{lang.tr("Changed files", "改动的文件")}</dt><dd>{or_dash(result.changed_files.join(", "))}</dd>
+                <dt>{lang.tr("Verification", "验证")}</dt><dd>{or_dash(result.verifications_run.join(", "))}</dd>
+                <dt>{lang.tr("Risks", "风险")}</dt><dd>{or_dash(result.risks.join(", "))}</dd>
+                <dt>{lang.tr("Next action", "下一步")}</dt><dd>{or_dash(result.next_action.clone())}</dd>
                 <dt>{lang.tr("Handoff packet", "交接包")}</dt>
                 <dd>
                     <code>{result.handoff_packet.clone().unwrap_or_default()}</code>

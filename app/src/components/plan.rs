@@ -9,7 +9,7 @@ use crate::api::{
 
 use crate::i18n::use_lang;
 
-use super::shared::{load, use_shared};
+use super::shared::{load, or_dash, use_shared};
 
 #[component]
 pub fn PlanDialog() -> impl IntoView {
@@ -120,8 +120,8 @@ fn PlanForm(
                     </select>
                 </div>
                 <dl class="facts small">
-                    <dt>{lang.tr("Files", "文件")}</dt><dd>{if a.files.is_empty() { "—".to_string() } else { a.files.join(", ") }}</dd>
-                    <dt>{lang.tr("Verify", "验证")}</dt><dd>{if a.verify.is_empty() { "—".to_string() } else { a.verify.join("; ") }}</dd>
+                    <dt>{lang.tr("Files", "文件")}</dt><dd>{or_dash(a.files.join(", "))}</dd>
+                    <dt>{lang.tr("Verify", "验证")}</dt><dd>{or_dash(a.verify.join("; "))}</dd>
                     <dt>{lang.tr("Why", "理由")}</dt><dd>{a.reason.clone()}</dd>
                     <dt>{lang.tr("Model reason", "模型理由")}</dt><dd>{a.model_reason.clone()}</dd>
                 </dl>

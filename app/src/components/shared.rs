@@ -97,6 +97,15 @@ impl Shared {
     }
 }
 
+/// A value for display: "—" when there is none.
+pub fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "—".to_string()
+    } else {
+        text
+    }
+}
+
 /// A small coloured badge.
 #[component]
 pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl IntoView {
