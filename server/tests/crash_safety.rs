@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{wait_for, TestServer};
+use common::{all_results, wait_for, TestServer};
 use serde_json::{json, Value};
 
 /// Iterations in the quick suite; `bench/soak.sh` runs many more.
@@ -128,13 +128,7 @@ fn verify(server: &TestServer, acknowledged: &Acknowledged) {
             .collect();
         let results: Vec<Value> = wait_for(Duration::from_secs(20), "reports to register", || {
             let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={owner}&peek=1"));
-            let all: Vec<Value> = inbox["unread_results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .chain(inbox["read_results"].as_array().unwrap())
-                .cloned()
-                .collect();
+            let all = all_results(&inbox);
             let ids: HashSet<&str> = all
                 .iter()
                 .map(|r| r["report_id"].as_str().unwrap())

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{wait_for, TestServer};
+use common::{all_results, wait_for, TestServer};
 use serde_json::{json, Value};
 
 const FAST: &[(&str, &str)] = &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")];
@@ -404,17 +404,11 @@ fn a_half_written_report_waits_and_a_late_real_report_replaces_the_fallback() {
         .state_dir()
         .join(format!("codex_governance_mailbox/{zid}/incoming"));
     let inbox = || server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
-    let find = |department_session: &str| {
-        let inbox = inbox();
-        let all: Vec<Value> = inbox["unread_results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain(inbox["read_results"].as_array().unwrap())
+    let find = |department_session: &str| -> Vec<Value> {
+        all_results(&inbox())
+            .into_iter()
             .filter(|r| r["department_session_id"] == department_session)
-            .cloned()
-            .collect();
-        all
+            .collect()
     };
 
     // Written in two steps, not atomically: it is retried while young, never rejected.

@@ -90,6 +90,14 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// Waits until the server's first terminal has exited.
+fn wait_until_exited(server: &TestServer) {
+    wait_for(Duration::from_secs(10), "the shell to exit", || {
+        (server.get_ok("/api/browser_terminals")["terminals"][0]["status"] == "exited")
+            .then_some(())
+    });
+}
+
 fn start_shell(server: &TestServer, args: Value) -> Value {
     server.post_ok(
         "/api/browser_terminal/start",
@@ -245,10 +253,7 @@ async fn a_viewer_that_pauses_after_acking_still_gets_everything() {
     let server = TestServer::start();
     let script = "stty raw -echo; head -c 400000 /dev/zero | tr '\\0' x";
     let terminal = start_shell(&server, json!(["-c", script]));
-    wait_for(Duration::from_secs(10), "the shell to exit", || {
-        (server.get_ok("/api/browser_terminals")["terminals"][0]["status"] == "exited")
-            .then_some(())
-    });
+    wait_until_exited(&server);
     for _ in 0..3 {
         let mut viewer = open(&server, &terminal).await;
         // Read one frame and acknowledge it, then let the server finish while we are away.
@@ -266,10 +271,7 @@ async fn replay_keeps_the_configured_scrollback() {
     // 100 KB of numbered lines; a late viewer gets only the last 16 KiB of them.
     let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '; printf END";
     let terminal = start_shell(&server, json!(["-c", script]));
-    wait_for(Duration::from_secs(10), "the shell to exit", || {
-        (server.get_ok("/api/browser_terminals")["terminals"][0]["status"] == "exited")
-            .then_some(())
-    });
+    wait_until_exited(&server);
     let mut viewer = open(&server, &terminal).await;
     let (replayed, exit) = read_until(&mut viewer, Duration::from_secs(10), |_| false).await;
     assert!(exit.is_some(), "the exit event arrives");

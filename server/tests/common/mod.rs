@@ -194,6 +194,17 @@ impl Drop for TestServer {
     }
 }
 
+/// Every result of an inbox answer, unread first, then read.
+pub fn all_results(inbox: &serde_json::Value) -> Vec<serde_json::Value> {
+    let list = |key: &str| {
+        inbox[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {inbox}"))
+            .clone()
+    };
+    [list("unread_results"), list("read_results")].concat()
+}
+
 /// Polls `probe` until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + timeout;
