@@ -118,6 +118,28 @@ impl StatePaths {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Reads the beginning of a regular file inside the state directory (at most `max` bytes,
+    /// and whether there was more), never through a symlink and never waiting on a FIFO
+    /// planted under its name.
+    pub fn read_capped(&self, path: &Path, max: u64) -> Result<(String, bool)> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        self.check_inside(path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        if !file.metadata()?.is_file() {
+            bail!("{} is not a regular file", path.display());
+        }
+        let mut bytes = Vec::new();
+        file.take(max + 1).read_to_end(&mut bytes)?;
+        let truncated = bytes.len() as u64 > max;
+        bytes.truncate(max as usize);
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), truncated))
+    }
+
     /// Moves a file to `to`, which must resolve inside the state directory (a rename replaces a
     /// symlink at `to` itself, never its target).
     pub fn move_inside(&self, from: &Path, to: &Path) -> Result<()> {
@@ -186,6 +208,24 @@ mod tests {
             "a refused move leaves the file where it was"
         );
         assert!(paths.create_dir(&dir.path().join("elsewhere")).is_err());
+    }
+
+    #[test]
+    fn capped_reads_say_when_they_cut_and_refuse_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::create(&dir.path().join("state")).unwrap();
+        let file = paths.logs.join("packet.md");
+        paths.write_new(&file, b"abcdefgh").unwrap();
+        let cut = paths.read_capped(&file, 4).unwrap();
+        assert_eq!(cut, ("abcd".to_string(), true));
+        let whole = paths.read_capped(&file, 8).unwrap();
+        assert_eq!(whole, ("abcdefgh".to_string(), false));
+        let fifo = paths.logs.join("fifo.md");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let err = paths.read_capped(&fifo, 8).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

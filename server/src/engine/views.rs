@@ -1,10 +1,6 @@
 //! API payloads derived from the engine state: session views (with heartbeat and preview),
 //! status, Zhongshu lists, plan, inbox and context.
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-
 use app::api::*;
 use chrono::TimeZone;
 
@@ -15,23 +11,6 @@ use super::{internal, text, Engine, State};
 pub(super) const PREVIEW_BYTES: usize = 8 * 1024;
 /// Handoff packets are a few KB; a larger file is cut rather than read whole into memory.
 const MAX_PACKET_BYTES: u64 = 1024 * 1024;
-
-/// Reads the beginning of a regular file (and whether there was more), never through a symlink
-/// and never waiting on a FIFO planted under the packet's name.
-fn read_packet(path: &Path) -> std::io::Result<(String, bool)> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_PACKET_BYTES + 1).read_to_end(&mut bytes)?;
-    let truncated = bytes.len() as u64 > MAX_PACKET_BYTES;
-    bytes.truncate(MAX_PACKET_BYTES as usize);
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), truncated))
-}
 
 fn rfc3339_from_ms(ms: i64) -> String {
     chrono::Local
@@ -345,12 +324,11 @@ impl Engine {
         let unavailable = |reason: String| {
             ApiError::not_found(format!("handoff packet {path} is not available: {reason}"))
         };
-        let file = Path::new(&path);
-        self.shared
+        let (markdown, truncated) = self
+            .shared
             .paths
-            .check_inside(file)
-            .map_err(|e| unavailable(e.to_string()))?;
-        let (markdown, truncated) = read_packet(file).map_err(|e| unavailable(e.to_string()))?;
+            .read_capped(std::path::Path::new(&path), MAX_PACKET_BYTES)
+            .map_err(|e| unavailable(format!("{e:#}")))?;
         Ok(HandoffPacketResponse {
             ok: true,
             report_id: report_id.to_string(),
