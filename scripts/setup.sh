@@ -4,7 +4,8 @@
 # each pin exists.
 #
 #   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, wasm-opt, xterm assets)
-#   scripts/setup.sh --e2e    also Debian chromium and @playwright/test for the end-to-end suite
+#   scripts/setup.sh --e2e    also Debian chromium, @playwright/test and the pinned agent CLIs
+#                             (tools/agents) for the end-to-end suite
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10      # 0.3.11 --locked needs rustc 1.96
@@ -64,4 +65,7 @@ if [ "$want_e2e" -eq 1 ]; then
   fi
   say "checking @playwright/test (no browser download; Debian chromium is used)"
   npm_ci "$repo/end2end"
+  # The real agent CLIs the end-to-end tests drive against scripted local model endpoints.
+  say "checking the pinned agent CLIs (tools/agents: @openai/codex)"
+  npm_ci "$repo/tools/agents"
 fi

@@ -158,6 +158,19 @@ pub struct ServeArgs {
     /// default when set.
     #[arg(long, env = "CODEX_GOVERNANCE_AGENT_COMMAND")]
     pub agent_command: Option<String>,
+    /// Extra arguments for the agent program, shell-quoted, placed right after it (for example
+    /// `--agent-args "-s workspace-write -a on-request"`). The launcher adds no sandbox or
+    /// approval flags of its own, so the agent's own configuration applies unless set here.
+    #[arg(long, env = "CODEX_GOVERNANCE_AGENT_ARGS", allow_hyphen_values = true)]
+    pub agent_args: Option<String>,
+    /// Seconds a department that has reported may keep running to finish its turn; it is closed
+    /// as soon as its agent says it is idle, or when this ends (unless it says it is working).
+    #[arg(
+        long,
+        env = "CODEX_GOVERNANCE_CLOSE_GRACE_SECONDS",
+        default_value_t = 30
+    )]
+    pub close_grace_seconds: u64,
     /// Plan dispatch mode.
     #[arg(
         long,
@@ -199,6 +212,9 @@ pub struct Config {
     pub scrollback_bytes: usize,
     pub agent: Option<String>,
     pub agent_command: Option<String>,
+    /// Extra agent arguments, already split.
+    pub agent_args: Vec<String>,
+    pub close_grace_seconds: u64,
     pub dispatch: DispatchMode,
 }
 
@@ -264,6 +280,12 @@ impl Config {
             scrollback_bytes: args.scrollback_kib as usize * 1024,
             agent: args.agent,
             agent_command: args.agent_command,
+            agent_args: match args.agent_args.as_deref().map(str::trim) {
+                None | Some("") => Vec::new(),
+                Some(line) => shell_words::split(line)
+                    .map_err(|err| anyhow::anyhow!("CODEX_GOVERNANCE_AGENT_ARGS: {err}"))?,
+            },
+            close_grace_seconds: args.close_grace_seconds,
             dispatch: args.dispatch,
         })
     }

@@ -76,7 +76,15 @@ fn say(line: &str) {
     let _ = std::io::stdout().flush();
 }
 
+/// Announces the agent's state the way Codex does (OSC 7501), so the launcher's needs-input
+/// and close-after-turn logic runs with the demo agent too.
+fn announce(state: &str) {
+    print!("\x1b]7501;state={state}:app=demo\x1b\\");
+    let _ = std::io::stdout().flush();
+}
+
 fn zhongshu(env: &Env) -> Result<()> {
+    announce("working");
     say(&format!(
         "\x1b[1;31m中书省 Zhongshu\x1b[0m (demo agent) — session {}",
         env.session_id
@@ -121,16 +129,20 @@ fn zhongshu(env: &Env) -> Result<()> {
         "Plan reported with {} assignments; waiting for the user's confirmation.",
         chosen.len()
     ));
+    announce("idle");
     // Echo notifications and input until the launcher closes us.
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let line = line?;
+        announce("working");
         say(&format!("Zhongshu received: {line}"));
+        announce("idle");
     }
     Ok(())
 }
 
 fn department(env: &Env) -> Result<()> {
+    announce("working");
     say(&format!(
         "\x1b[1;34m{} department\x1b[0m (demo agent) — session {}",
         env.department, env.session_id
@@ -155,8 +167,10 @@ fn department(env: &Env) -> Result<()> {
     }
     if env.has("[demo:hold]") {
         say("Holding until a line is typed ([demo:hold]).");
+        announce("idle");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
+        announce("working");
     }
     let report = json!({
         "parent_session_id": env.parent,
@@ -175,7 +189,8 @@ fn department(env: &Env) -> Result<()> {
     std::fs::write(&temp, serde_json::to_vec_pretty(&report)?)?;
     std::fs::rename(&temp, dir.join(format!("{}.json", env.session_id)))?;
     say("Mailbox report written; stopping.");
-    // The launcher closes the session once the report registers; wait for that.
+    announce("done");
+    // The launcher closes the session once the report registers and the turn is done.
     std::thread::sleep(Duration::from_secs(30));
     Ok(())
 }

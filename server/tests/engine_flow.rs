@@ -138,7 +138,7 @@ fn the_whole_flow_with_the_demo_agent() {
     assert_eq!(session(&status, &first)["report_status"], "reported");
     assert_eq!(
         session(&status, &first)["auto_close_reason"],
-        "mailbox_report_received"
+        "agent_idle_after_report"
     );
 
     for id in [&second, &third] {
@@ -842,12 +842,14 @@ fn bad_inputs_answer_400_in_the_failure_shape() {
 fn codex_on_path_is_the_default_agent_and_gets_its_command_line() {
     let bin = tempfile::tempdir().unwrap();
     let fake = bin.path().join("codex");
-    // Prints what it was given, then idles like an interactive CLI.
+    // Lists its flags for --help; otherwise prints what it was given, then idles like an
+    // interactive CLI.
     std::fs::write(
         &fake,
         "#!/bin/sh\n\
-         echo \"argv: $1 $2 $3 $4\"\n\
-         echo \"prompt chars: ${#5}\"\n\
+         if [ \"$1\" = --help ]; then printf '  --no-daemon\\n  --add-dir <DIR>\\n'; exit 0; fi\n\
+         echo \"argv: $1 $2 $3 $4 $5 $6 $7\"\n\
+         echo \"prompt chars: ${#8}\"\n\
          echo \"prompt file: $CODEX_GOVERNANCE_PROMPT_FILE\"\n\
          echo \"role: $CODEX_GOVERNANCE_ROLE session: $CODEX_GOVERNANCE_SESSION_ID\"\n\
          exec sleep 300\n",
@@ -878,7 +880,15 @@ fn codex_on_path_is_the_default_agent_and_gets_its_command_line() {
     });
     let repo = server.repo.path().canonicalize().unwrap();
     assert!(
-        log.contains(&format!("argv: -m gpt-5.5 --cd {}", repo.display())),
+        log.contains(&format!(
+            "argv: --no-daemon --add-dir {} -m gpt-5.5 --cd {}",
+            state
+                .join("codex_governance_mailbox")
+                .join(&zid)
+                .join("incoming")
+                .display(),
+            repo.display()
+        )),
         "{log}"
     );
     assert!(

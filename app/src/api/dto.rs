@@ -4,7 +4,7 @@
 use serde::{ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer};
 
 /// Version of the JSON API; bumped when a payload changes incompatibly.
-pub const API_VERSION: u32 = 8;
+pub const API_VERSION: u32 = 9;
 
 /// One entry of the `departments` map: key → `[title, duty]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,41 @@ pub struct AgentInfo {
     pub name: String,
     pub available: bool,
     pub command: String,
+    /// What the launcher had to leave out for the installed agent (e.g. a flag it lacks).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// What an agent says it is doing, from the signals it prints on its terminal (Codex: OSC 7501).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// In a turn: thinking or running a tool.
+    Working,
+    /// At its prompt, waiting for the user (or the launcher) to type.
+    WaitingForInput,
+    /// Finished its task.
+    Done,
+    /// The agent announces nothing (or has not yet).
+    #[default]
+    Unknown,
+}
+
+impl AgentState {
+    /// The state a Codex-style `state=` value announces; `None` for values it does not know.
+    pub fn from_announced(value: &str) -> Option<AgentState> {
+        match value {
+            "working" | "busy" => Some(AgentState::Working),
+            "idle" | "waiting" => Some(AgentState::WaitingForInput),
+            "done" => Some(AgentState::Done),
+            _ => None,
+        }
+    }
+
+    /// Not in the middle of a turn.
+    pub fn is_at_rest(self) -> bool {
+        matches!(self, AgentState::WaitingForInput | AgentState::Done)
+    }
 }
 
 /// Mailbox directories of a Zhongshu session (departments report into their parent's).
@@ -105,6 +140,11 @@ pub struct Session {
     pub browser_terminal_url: Option<String>,
     pub browser_terminal_title: Option<String>,
     pub transcript_preview: Vec<String>,
+    /// What the agent says it is doing (`working`, `waiting_for_input`, `done`, `unknown`).
+    #[serde(default)]
+    pub agent_state: AgentState,
+    #[serde(default)]
+    pub agent_state_since: Option<String>,
     /// Department-only fields (`report_status`, `reported_at`, ...).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub department_fields: Option<DepartmentFields>,

@@ -76,12 +76,18 @@ pub enum ServerEvent {
     Exit { code: Option<i32> },
     /// This viewer fell behind the retained output and missed some bytes.
     Skipped { bytes: u64 },
-    /// Describes the terminal once, before any output.
+    /// Describes the terminal once, before any output: its size is the PTY's, in cells.
     Hello {
         id: String,
         title: String,
         read_only: bool,
+        cols: u16,
+        rows: u16,
     },
+    /// The PTY's size changed; a viewer that does not control it adopts this size.
+    Resize { cols: u16, rows: u16 },
+    /// The program set its window title (OSC 0 / 2).
+    Title { title: String },
 }
 
 #[cfg(test)]

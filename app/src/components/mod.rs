@@ -2,6 +2,7 @@
 
 mod inbox;
 mod launcher;
+mod notify;
 mod plan;
 pub mod push;
 mod report;

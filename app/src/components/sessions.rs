@@ -10,7 +10,7 @@ use crate::api::{
 
 use crate::i18n::use_lang;
 
-use super::shared::{heartbeat_badge, use_shared, Badge};
+use super::shared::{agent_state_badge, heartbeat_badge, use_shared, Badge};
 
 #[component]
 pub fn SessionsPanel() -> impl IntoView {
@@ -43,9 +43,41 @@ pub fn SessionsPanel() -> impl IntoView {
         }
     });
 
+    // A browser notification (if the user allowed them) when a session starts waiting for input,
+    // or the Zhongshu finishes a turn and so waits for the user.
+    #[cfg(feature = "hydrate")]
+    {
+        let waiting = StoredValue::new(std::collections::HashSet::<String>::new());
+        Effect::new(move |_| {
+            let Some(Ok(data)) = shared.sessions.get() else {
+                return;
+            };
+            let now: std::collections::HashSet<String> = data
+                .zhongshu_sessions
+                .iter()
+                .flat_map(|z| std::iter::once(&z.session).chain(z.child_departments.iter()))
+                .filter(|s| {
+                    use crate::api::AgentState;
+                    s.status == "running"
+                        && (s.agent_state == AgentState::WaitingForInput
+                            || (s.agent_state == AgentState::Done && s.zhongshu_fields.is_some()))
+                })
+                .map(|s| format!("{} {}", s.title, s.id))
+                .collect();
+            let before = waiting.get_value();
+            for label in now.difference(&before) {
+                super::notify::show(lang.tr("Needs input", "等待输入"), label);
+            }
+            waiting.set_value(now);
+        });
+    }
+
     view! {
         <section class="panel sessions" aria-labelledby="sessions-heading">
-            <header class="panel-head"><h2 id="sessions-heading">{lang.tr("Sessions", "会话")}</h2></header>
+            <header class="panel-head">
+                <h2 id="sessions-heading">{lang.tr("Sessions", "会话")}</h2>
+                <super::notify::NotifyToggle/>
+            </header>
             <Transition fallback=move || view! { <p class="muted">{lang.tr("Loading sessions…", "正在加载会话…")}</p> }>
                 {move || Suspend::new(async move {
                     match shared.sessions.await {
@@ -169,6 +201,7 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
                 <strong>{session.title.clone()}</strong>
                 <code>{id.clone()}</code>
                 {heartbeat_badge(&session.status, if running { "active" } else { "exited" }, None)}
+                {agent_state_badge(&session)}
                 <Badge kind="info" text=format!("{}{}", lang.tr("plan: ", "计划:"), plan_status.replace('_', " "))/>
                 <span data-testid="unread-count">
                     <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=lang.tr(format!("{unread} unread"), format!("{unread} 条未读"))/>
@@ -220,6 +253,7 @@ fn DepartmentRow(session: Session) -> impl IntoView {
             <strong>{session.title.clone()}</strong>
             " " <code>{session.id.clone()}</code> " "
             {heartbeat_badge(&session.status, &session.heartbeat_status, session.idle_seconds)}
+            " " {agent_state_badge(&session)}
             " " <Badge kind={if report == "reported" { "ok" } else { "muted" }} text=report/>
             <div class="preview muted">{last_line}</div>
         </li>

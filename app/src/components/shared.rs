@@ -113,6 +113,22 @@ pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl Int
 }
 
 /// The heartbeat badge of a session: active / stalled (with idle time) / exited / interrupted.
+/// What a running agent says: "needs input" while it waits at its prompt, "turn done" after a
+/// turn (Codex then waits for the next message too).
+pub fn agent_state_badge(session: &crate::api::Session) -> Option<impl IntoView> {
+    use crate::api::AgentState;
+    let lang = use_lang();
+    if session.status != "running" {
+        return None;
+    }
+    let (kind, text, test_id) = match session.agent_state {
+        AgentState::WaitingForInput => ("warn", lang.tr("needs input", "等待输入"), "needs-input"),
+        AgentState::Done => ("info", lang.tr("turn done", "本轮完成"), "turn-done"),
+        AgentState::Working | AgentState::Unknown => return None,
+    };
+    Some(view! { <span data-testid=test_id><Badge kind=kind text=text/></span> })
+}
+
 pub fn heartbeat_badge(status: &str, heartbeat: &str, idle: Option<u64>) -> impl IntoView {
     let lang = use_lang();
     let (kind, text) = match (status, heartbeat) {

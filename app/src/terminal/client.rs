@@ -1,6 +1,13 @@
 //! The browser side of a terminal: xterm.js wired to the terminal WebSocket (protocol in
 //! `server/src/http/terminal.rs`): binary output with acks after xterm parsed it, binary input,
 //! JSON resize.
+//!
+//! Geometry: a viewer that may type sizes the PTY to its pane. A read-only viewer cannot, so it
+//! takes the PTY's size exactly (from `hello` and every `resize` event) and scales its font to
+//! fit the pane: a full-screen program draws on the cells it means, not on wrapped ones.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -42,6 +49,30 @@ fn options() -> JsValue {
     options.into()
 }
 
+/// The font size panes use when they fit.
+const FONT_SIZE: f64 = 13.0;
+/// Smallest font a read-only pane shrinks to; below it the pane scrolls instead.
+const MIN_FONT_SIZE: f64 = 6.0;
+
+/// Takes the PTY's size and scales the font so `cols` × `rows` fit in `host`.
+fn follow_pty_size(term: &XTerm, host: &HtmlElement, cols: u16, rows: u16) {
+    let options = term.options();
+    let _ = js_sys::Reflect::set(&options, &"fontSize".into(), &FONT_SIZE.into());
+    term.resize(cols.max(2), rows.max(1));
+    let Ok(Some(screen)) = host.query_selector(".xterm-screen") else {
+        return;
+    };
+    let (width, height) = (screen.client_width() as f64, screen.client_height() as f64);
+    if width <= 0.0 || height <= 0.0 {
+        return;
+    }
+    let scale = (host.client_width() as f64 / width).min(host.client_height() as f64 / height);
+    let size = (FONT_SIZE * scale).floor().clamp(MIN_FONT_SIZE, FONT_SIZE);
+    if size < FONT_SIZE {
+        let _ = js_sys::Reflect::set(&options, &"fontSize".into(), &size.into());
+    }
+}
+
 fn send_json(socket: &WebSocket, value: &str) {
     if socket.ready_state() == WebSocket::OPEN {
         let _ = socket.send_with_str(value);
@@ -76,11 +107,17 @@ pub fn attach(
     let socket = WebSocket::new(&url)?;
     socket.set_binary_type(BinaryType::Arraybuffer);
     let mut closures: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
+    // Set by `hello`: read-only viewers follow the PTY's size instead of setting it.
+    let read_only = Rc::new(Cell::new(false));
+    let pty_size = Rc::new(Cell::new(None::<(u16, u16)>));
 
     // Output: write, then acknowledge once xterm has parsed it.
     let on_message = {
         let term: XTerm = JsValue::from(&term).unchecked_into();
         let socket = socket.clone();
+        let host = host.clone();
+        let read_only = read_only.clone();
+        let pty_size = pty_size.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
             let event: MessageEvent = event.unchecked_into();
             let data = event.data();
@@ -112,7 +149,25 @@ pub fn attach(
                             );
                             term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                         }
-                        crate::api::ServerEvent::Hello { .. } => {}
+                        crate::api::ServerEvent::Hello {
+                            read_only: viewer_read_only,
+                            cols,
+                            rows,
+                            ..
+                        } => {
+                            read_only.set(viewer_read_only);
+                            if viewer_read_only {
+                                pty_size.set(Some((cols, rows)));
+                                follow_pty_size(&term, &host, cols, rows);
+                            }
+                        }
+                        crate::api::ServerEvent::Resize { cols, rows } => {
+                            if read_only.get() {
+                                pty_size.set(Some((cols, rows)));
+                                follow_pty_size(&term, &host, cols, rows);
+                            }
+                        }
+                        crate::api::ServerEvent::Title { .. } => {}
                     }
                 }
             }
@@ -137,7 +192,11 @@ pub fn attach(
 
     let on_resize = {
         let socket = socket.clone();
+        let read_only = read_only.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
+            if read_only.get() {
+                return;
+            }
             let get = |k: &str| {
                 js_sys::Reflect::get(&size, &k.into())
                     .ok()
@@ -175,7 +234,14 @@ pub fn attach(
     closures.push(on_open);
 
     // Refit whenever the host element changes size.
-    let on_host_resize = Closure::<dyn FnMut(JsValue)>::new(move |_| fit.fit());
+    let on_host_resize = {
+        let term: XTerm = JsValue::from(&term).unchecked_into();
+        let host = host.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| match pty_size.get() {
+            Some((cols, rows)) if read_only.get() => follow_pty_size(&term, &host, cols, rows),
+            _ => fit.fit(),
+        })
+    };
     let observer = web_sys::ResizeObserver::new(on_host_resize.as_ref().unchecked_ref()).ok();
     if let Some(observer) = &observer {
         observer.observe(host);

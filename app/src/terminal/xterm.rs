@@ -38,6 +38,14 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn dispose(this: &XTerm);
 
+    /// Sets the size in cells.
+    #[wasm_bindgen(method)]
+    pub fn resize(this: &XTerm, cols: u16, rows: u16);
+
+    /// The live options object (setting a property applies it).
+    #[wasm_bindgen(method, getter)]
+    pub fn options(this: &XTerm) -> js_sys::Object;
+
     #[wasm_bindgen(method, getter)]
     pub fn cols(this: &XTerm) -> u16;
 

@@ -84,7 +84,17 @@ impl Engine {
         source: &str,
     ) -> ApiResult<ReportPlanResponse> {
         let mut state = self.lock();
-        let session_id = self.resolve_zhongshu(&state, request.session_id.as_deref())?;
+        self.register_plan_locked(&mut state, request, source)
+    }
+
+    /// [`Engine::register_plan`] with the state lock already held (plans from the mailbox).
+    pub(super) fn register_plan_locked(
+        &self,
+        state: &mut State,
+        request: ReportPlanRequest,
+        source: &str,
+    ) -> ApiResult<ReportPlanResponse> {
+        let session_id = self.resolve_zhongshu(state, request.session_id.as_deref())?;
         let body = request.plan.unwrap_or_default();
         let inputs = request
             .assignments
@@ -106,7 +116,10 @@ impl Engine {
             reported_at: Some(text::now_text()),
             source: source.into(),
             ready: true,
-            needs_confirmation: request.needs_confirmation.unwrap_or(!auto) && !auto,
+            // An empty plan never asks to confirm nothing.
+            needs_confirmation: !assignments.is_empty()
+                && !auto
+                && request.needs_confirmation.unwrap_or(true),
             assignments,
             auto_dispatch: None,
         };
@@ -124,8 +137,8 @@ impl Engine {
                 .filter(|a| a.selected)
                 .cloned()
                 .collect();
-            let seqs = self.enqueue(&mut state, &session_id, &selected)?;
-            let started = self.pump_locked(&mut state);
+            let seqs = self.enqueue(state, &session_id, &selected)?;
+            let started = self.pump_locked(state);
             let started_ids: Vec<String> = started
                 .iter()
                 .filter(|(seq, _)| seqs.contains(seq))
@@ -311,13 +324,7 @@ impl Engine {
         let department = self.department_config(key)?;
         let parent_agent = state.session(parent).map(|p| p.agent.clone());
         let agent = parent_agent
-            .and_then(|name| {
-                super::agent::AgentProfile::select(
-                    Some(&name),
-                    self.shared.config.agent_command.as_deref(),
-                )
-                .ok()
-            })
+            .and_then(|name| self.agent_profile(&name).ok())
             .unwrap_or_else(|| self.shared.agent.clone());
         self.launch(
             state,

@@ -6,13 +6,16 @@
 pub mod agent;
 pub mod audit;
 mod dispatch;
+mod input;
 pub mod paths;
+mod plan_files;
 pub mod prompts;
 mod records;
 mod results;
 mod sessions;
 mod terminals;
 pub mod text;
+mod turns;
 mod views;
 
 use std::collections::{HashMap, VecDeque};
@@ -150,6 +153,16 @@ fn report_mode(mode: Option<&str>, base: Option<String>) -> ApiResult<report::Mo
     }
 }
 
+/// Runs blocking work (disk, a PTY write we wait for) without stalling the async reactor.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// A server fault as an API error (the message says what failed).
 fn internal(err: anyhow::Error) -> ApiError {
     tracing::error!("{err:#}");
@@ -165,7 +178,11 @@ impl Engine {
         launcher_url: String,
     ) -> Result<Engine> {
         let agent = AgentProfile::select(config.agent.as_deref(), config.agent_command.as_deref())
-            .map_err(anyhow::Error::msg)?;
+            .map_err(anyhow::Error::msg)?
+            .for_installed(&config.agent_args);
+        for warning in &agent.warnings {
+            tracing::warn!("agent {}: {warning}", agent.name);
+        }
         let paths = StatePaths::create(&config.state_dir)?;
         let audit = Audit::open(&paths.audit)?;
         let store = Store::open(&paths.db)?;
@@ -196,6 +213,7 @@ impl Engine {
             session.status = INTERRUPTED.into();
             session.ended_at = Some(now_text.clone());
             session.ended_at_ms = Some(now_ms);
+            session.close_after_ms = None;
             session.pid = None;
             interrupted.push(session.clone());
         }
@@ -344,6 +362,7 @@ impl Engine {
     /// notifications.
     pub fn tick(&self) {
         self.collect_all_mailboxes();
+        self.close_overdue_departments();
         self.apply_fallbacks();
         self.pump_queue();
         self.flush_notices(false);
@@ -418,13 +437,7 @@ impl Engine {
                 Some(&self.shared.paths.root),
             )
         };
-        let outcome = match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(build)
-            }
-            _ => build(),
-        };
-        outcome.map_err(|err| match err.downcast_ref::<report::UnknownRef>() {
+        blocking(build).map_err(|err| match err.downcast_ref::<report::UnknownRef>() {
             Some(unknown) => ApiError::bad_request(unknown.to_string()),
             None => internal(err),
         })
@@ -449,6 +462,19 @@ impl Engine {
             department_model: &config.department_model,
             dispatch: config.dispatch.as_str(),
         }
+    }
+
+    /// The agent profile of that name, adapted to the installed program and the user's extra
+    /// arguments.
+    fn agent_profile(&self, name: &str) -> Result<AgentProfile, String> {
+        if name == self.shared.agent.name {
+            return Ok(self.shared.agent.clone());
+        }
+        let config = &self.shared.config;
+        Ok(
+            AgentProfile::select(Some(name), config.agent_command.as_deref())?
+                .for_installed(&config.agent_args),
+        )
     }
 
     /// `model` when it is a configured choice, else the default; unknown → 400.

@@ -24,6 +24,41 @@ time when slots are free and the work can run in parallel; Zhongshu itself only 
 the final summary. A department is finished once its mailbox report arrives; you do not need to \
 watch its terminal.";
 
+/// The environment every agent session gets, one line each (also in the README).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "CODEX_GOVERNANCE_URL",
+        "the launcher's base URL, for API calls",
+    ),
+    ("CODEX_GOVERNANCE_SESSION_ID", "this session's id"),
+    ("CODEX_GOVERNANCE_ROLE", "`zhongshu` or `department`"),
+    (
+        "CODEX_GOVERNANCE_DEPARTMENT",
+        "the department key (`zhongshu` for Zhongshu)",
+    ),
+    (
+        "CODEX_GOVERNANCE_PARENT_SESSION_ID",
+        "the Zhongshu session that dispatched this department (departments only)",
+    ),
+    (
+        "CODEX_GOVERNANCE_MAILBOX",
+        "the mailbox directory to write reports (and plan files) into",
+    ),
+    (
+        "CODEX_GOVERNANCE_PROMPT_FILE",
+        "the file holding this prompt",
+    ),
+    ("CODEX_GOVERNANCE_MODEL", "the model this session runs"),
+];
+
+fn environment_lines(role: &str) -> String {
+    ENVIRONMENT
+        .iter()
+        .filter(|(name, _)| role != "zhongshu" || *name != "CODEX_GOVERNANCE_PARENT_SESSION_ID")
+        .map(|(name, meaning)| format!("- {name}: {meaning}\n"))
+        .collect()
+}
+
 pub fn inbox_url(ctx: &PromptContext, session_id: &str, peek: bool) -> String {
     let peek = if peek { "&peek=1" } else { "" };
     format!(
@@ -45,6 +80,17 @@ fn plan_post(ctx: &PromptContext, session_id: &str) -> String {
     )
 }
 
+fn plan_file(url: &str, mailbox: &str) -> String {
+    format!(
+        "If your sandbox cannot reach {url} (for example Codex's workspace-write mode), write the \
+         same JSON body with one more field, \"kind\": \"{kind}\", as a file into your mailbox \
+         {mailbox} instead: first under a name starting with a dot, then rename it to plan.json. \
+         It is validated like the POST; a rejected file lands in the mailbox's rejected/ folder \
+         with a .error.txt saying why.",
+        kind = super::plan_files::PLAN_KIND,
+    )
+}
+
 fn inbox_rule(ctx: &PromptContext, session_id: &str) -> String {
     format!(
         "Inbox reduction rule: when unread results are multiple, risky, need confirmation, \
@@ -59,6 +105,7 @@ pub fn zhongshu(
     ctx: &PromptContext,
     session_id: &str,
     task: &str,
+    mailbox: &str,
     departments: &[(String, String, String)],
 ) -> String {
     let department_lines: String = departments
@@ -71,16 +118,19 @@ pub fn zhongshu(
          Task: {task}\n\n\
          Read {doc} first.\n{EXECUTION_POLICY}\n\n\
          Split the task into department assignments. Departments:\n{department_lines}\n\
-         Report the plan exactly once (and again only when it changes):\n{post}\n\
+         Report the plan exactly once (and again only when it changes):\n{post}\n{file}\n\
          Model choices: {models}. Departments default to {model}.\n\
          Dispatch mode: {dispatch} (confirm: the user reviews and confirms the plan before \
          departments start). At most {max} departments run at once; the rest wait in a queue.\n\n\
          Results arrive in your inbox: GET {inbox} (add &peek=1 to read without marking read). \
          The launcher also writes a one-line notice into this terminal when results arrive.\n\
-         {rule}\n{CONTINUATION_POLICY}\n",
+         {rule}\n{CONTINUATION_POLICY}\n\n\
+         Your environment:\n{environment}",
         project = ctx.project,
         doc = ctx.workflow_doc,
         post = plan_post(ctx, session_id),
+        file = plan_file(ctx.launcher_url, mailbox),
+        environment = environment_lines("zhongshu"),
         models = ctx.model_choices.join(", "),
         model = ctx.department_model,
         dispatch = ctx.dispatch,
@@ -122,7 +172,8 @@ pub fn department(ctx: &PromptContext, p: &DepartmentPrompt) -> String {
          Write it under a temporary name first (for example .{id}.tmp) and then rename it to \
          {id}.json, so the launcher never reads a half-written file. Use this template:\n\
          {template}\n\n\
-         Write the mailbox file, then stop.\n",
+         Write the mailbox file, then stop.\n\n\
+         Your environment:\n{environment}",
         title = p.department.title,
         key = p.department.key,
         project = ctx.project,
@@ -133,6 +184,7 @@ pub fn department(ctx: &PromptContext, p: &DepartmentPrompt) -> String {
         doc = ctx.workflow_doc,
         mailbox = p.mailbox_incoming,
         template = serde_json::to_string_pretty(&template).unwrap_or_default(),
+        environment = environment_lines("department"),
     )
 }
 

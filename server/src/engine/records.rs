@@ -1,6 +1,6 @@
 //! What the engine persists about a session (the API payload is derived from it, see views.rs).
 
-use app::api::InputRecord;
+use app::api::{AgentState, InputRecord};
 use serde::{Deserialize, Serialize};
 
 pub const ZHONGSHU: &str = "zhongshu";
@@ -53,6 +53,15 @@ pub struct SessionRecord {
     /// The launcher already decided about a fallback result for this department.
     #[serde(default)]
     pub fallback_done: bool,
+    /// What the agent last announced, and since when.
+    #[serde(default)]
+    pub agent_state: AgentState,
+    #[serde(default)]
+    pub agent_state_since: Option<String>,
+    /// A reported department still running: closed once its agent is at rest, or at this time
+    /// (unix ms) unless it is still working.
+    #[serde(default)]
+    pub close_after_ms: Option<i64>,
 }
 
 impl SessionRecord {
@@ -66,6 +75,11 @@ impl SessionRecord {
 
     pub fn is_reported(&self) -> bool {
         self.report_status == REPORTED
+    }
+
+    /// A department that reported but whose agent is still finishing its turn.
+    pub fn awaits_close(&self) -> bool {
+        !self.is_zhongshu() && self.is_running() && self.close_after_ms.is_some()
     }
 
     /// Occupies a department slot: running and not yet reported (SPEC §Plans).

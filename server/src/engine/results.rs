@@ -123,7 +123,7 @@ fn string_list(value: Value) -> Result<Vec<String>, serde_json::Error> {
 }
 
 /// A free file name in `dir` for `name` (a clash gets a numeric suffix).
-fn unique_destination(dir: &Path, name: &str) -> PathBuf {
+pub(super) fn unique_destination(dir: &Path, name: &str) -> PathBuf {
     let candidate = dir.join(name);
     if !candidate.exists() {
         return candidate;
@@ -267,6 +267,12 @@ impl Engine {
         let Ok(bytes) = std::fs::read(file) else {
             return false;
         };
+        if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+            if super::plan_files::is_plan(&value) {
+                state.waiting_files.remove(file);
+                return self.take_plan_file(state, owner, mailbox, file, value);
+            }
+        }
         let parsed = parse_report(&bytes, &name, owner, |d| self.department_config(d).is_ok());
         let parsed = match parsed {
             Parsed::Incomplete(reason) => {
@@ -313,7 +319,7 @@ impl Engine {
         }
     }
 
-    fn reject(
+    pub(super) fn reject(
         &self,
         state: &mut State,
         owner: &str,
@@ -451,7 +457,7 @@ impl Engine {
         }
     }
 
-    /// The reporting department is done: mark it and close its session.
+    /// The reporting department is done: mark it, and close its session once its turn ends.
     fn mark_reported(&self, state: &mut State, result: &DepartmentResult) {
         let id = result.department_session_id.clone();
         let Some(record) = state.session_mut(&id) else {
@@ -460,23 +466,11 @@ impl Engine {
         record.report_status = REPORTED.into();
         record.reported_at = Some(result.reported_at.clone());
         record.last_report_id = Some(result.report_id.clone());
-        let running = record.is_running();
-        if running && result.source != "launcher_fallback" {
-            record.auto_closed = true;
-            record.auto_close_reason = Some("mailbox_report_received".into());
-        }
-        let kind = record.kind.clone();
         if let Err(err) = state.save_session(&id) {
             tracing::error!("{err:#}");
         }
-        if running {
-            if let Some(process) = state.processes.get(&id) {
-                process.terminate();
-                self.shared.audit.record(
-                    "session_closed",
-                    json!({"session_id": id, "session_kind": kind, "reason": "mailbox_report_received"}),
-                );
-            }
+        if result.source != "launcher_fallback" {
+            self.close_after_turn(state, &id);
         }
     }
 
@@ -579,10 +573,9 @@ impl Engine {
                 continue;
             };
             let line = self.notice_line(&state, &owner, &notice.results);
-            if let Some(process) = state.processes.get(&owner) {
-                if let Err(err) = process.write(format!("{line}\r").as_bytes()) {
-                    tracing::warn!(%err, owner, "cannot notify Zhongshu");
-                }
+            let agent = state.session(&owner).map(|s| s.agent.clone());
+            if let (Some(process), Some(agent)) = (state.processes.get(&owner), agent) {
+                self.type_notice(process, &agent, &line);
             }
         }
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::agent::{AgentProfile, CommandValues};
 use super::records::*;
 use super::{internal, prompts, text, Engine, State};
-use crate::pty::{PtyProcess, SpawnSpec};
+use crate::pty::{PtyProcess, SpawnSpec, TerminalSignal};
 use crate::report::config::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
 
 /// Everything needed to launch one session.
@@ -70,6 +70,7 @@ impl Engine {
                 &ctx,
                 &id,
                 &launch.task,
+                &mailbox.incoming.display().to_string(),
                 &shared.governance.department_titles(),
             )
         } else {
@@ -100,11 +101,13 @@ impl Engine {
 
         let repo = shared.config.repo.display().to_string();
         let prompt_file = prompt_path.display().to_string();
+        let mailbox_dir = mailbox.incoming.display().to_string();
         let (program, args) = launch.agent.command(&CommandValues {
             model: &launch.model,
             repo: &repo,
             prompt: &prompt,
             prompt_file: &prompt_file,
+            mailbox: &mailbox_dir,
             self_exe: shared.self_exe.clone(),
         });
         let mut spec = SpawnSpec::new(program.clone(), args, shared.config.repo.clone());
@@ -132,7 +135,16 @@ impl Engine {
 
         let weak = Arc::downgrade(&self.shared);
         let exit_id = id.clone();
-        let process = PtyProcess::spawn(spec, move |code| {
+        let signal_weak = weak.clone();
+        let signal_id = id.clone();
+        let on_signal = Box::new(move |signal: TerminalSignal| {
+            if let TerminalSignal::AgentState(value) = signal {
+                if let Some(shared) = signal_weak.upgrade() {
+                    Engine { shared }.on_agent_state(&signal_id, &value);
+                }
+            }
+        });
+        let process = PtyProcess::spawn_observed(spec, on_signal, move |code| {
             if let Some(shared) = weak.upgrade() {
                 Engine { shared }.on_exit(&exit_id, code);
             }
@@ -174,6 +186,9 @@ impl Engine {
             final_preview: Vec::new(),
             last_output_ms: None,
             fallback_done: false,
+            agent_state: AgentState::Unknown,
+            agent_state_since: None,
+            close_after_ms: None,
         };
         state.sessions.push(record);
         state.processes.insert(id.clone(), process.clone());
@@ -190,14 +205,16 @@ impl Engine {
                 "pid": process.pid(),
             }),
         );
-        self.emit("sessions", Some(&id));
+        // Every agent session is watchable from its start (as the original launcher's were).
         let record = state.session(&id).expect("just inserted").clone();
+        let browser_terminal = self.new_session_view(state, &record)?;
+        self.emit("sessions", Some(&id));
         Ok(StartedSession {
             ok: true,
             prompt_path: prompt_file,
             pid: Some(process.pid()),
             session: self.session_view(state, &record),
-            browser_terminal: None,
+            browser_terminal: Some(browser_terminal),
             counters: self.counters(state),
         })
     }
@@ -215,10 +232,12 @@ impl Engine {
             record.pid = None;
             record.ended_at = Some(text::now_text());
             record.ended_at_ms = Some(chrono::Utc::now().timestamp_millis());
+            record.close_after_ms = None;
             let kind = record.kind.clone();
             if let Err(err) = state.save_session(id) {
                 tracing::error!("{err:#}");
             }
+            self.end_session_views(&mut state, id);
             self.shared.audit.record(
                 "session_exited",
                 json!({"session_id": id, "session_kind": kind, "exit_code": code}),
@@ -253,10 +272,7 @@ impl Engine {
             .filter(|a| !a.is_empty())
         {
             None => self.shared.agent.clone(),
-            Some(name) => {
-                AgentProfile::select(Some(name), self.shared.config.agent_command.as_deref())
-                    .map_err(ApiError::bad_request)?
-            }
+            Some(name) => self.agent_profile(name).map_err(ApiError::bad_request)?,
         };
         let mut state = self.lock();
         let started = self.launch(&mut state, Launch::zhongshu(task, model, agent, None))?;
@@ -283,13 +299,9 @@ impl Engine {
 
         if source.is_running() {
             let resume = self.resume_prompt(&state, &source);
-            let process = state.processes.get(&source_id).cloned();
-            let written = process
-                .map(|p| p.write(format!("{resume}\r").as_bytes()))
-                .unwrap_or_else(|| Err(std::io::Error::other("process not attached")));
-            written.map_err(|e| {
-                internal(anyhow::anyhow!("cannot write to session {source_id}: {e}"))
-            })?;
+            drop(state);
+            self.type_line(&source_id, &resume)?;
+            let state = self.lock();
             self.shared.audit.record(
                 "session_resumed",
                 json!({"session_id": source_id, "inline": true}),
@@ -305,11 +317,9 @@ impl Engine {
             });
         }
 
-        let agent = AgentProfile::select(
-            Some(&source.agent),
-            self.shared.config.agent_command.as_deref(),
-        )
-        .unwrap_or_else(|_| self.shared.agent.clone());
+        let agent = self
+            .agent_profile(&source.agent)
+            .unwrap_or_else(|_| self.shared.agent.clone());
         let launch = Launch::zhongshu(source.task.clone(), model, agent, Some(source_id.clone()));
         let started = self.launch(&mut state, launch)?;
         let new_id = started.session.id.clone();
@@ -395,55 +405,6 @@ impl Engine {
             &children,
             &results,
         )
-    }
-
-    pub(super) fn send_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse> {
-        let id = self
-            .require_id(&request.session_id, "session_id")?
-            .to_string();
-        let input = text::normalize(&request.input);
-        if input.is_empty() {
-            return Err(ApiError::bad_request("input is required"));
-        }
-        let mut state = self.lock();
-        let record = state
-            .session(&id)
-            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {id}")))?
-            .clone();
-        let process = match (record.is_running(), state.processes.get(&id)) {
-            (true, Some(process)) => process.clone(),
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "session is not running: {id}"
-                )))
-            }
-        };
-        let line = if record.is_zhongshu() {
-            format!(
-                "{input} (When the plan changes, POST it to {}/api/report_zhongshu_plan with session_id {id}.)",
-                self.shared.launcher_url
-            )
-        } else {
-            input.clone()
-        };
-        let outcome = process.write(format!("{line}\r").as_bytes());
-        let entry = InputRecord {
-            text: input,
-            sent_at: text::now_text(),
-            ok: outcome.is_ok(),
-            error: outcome.as_ref().err().map(|e| e.to_string()),
-        };
-        if let Some(record) = state.session_mut(&id) {
-            record.input_history.push(entry);
-        }
-        state.save_session(&id).map_err(internal)?;
-        outcome.map_err(|e| internal(anyhow::anyhow!("cannot write to session {id}: {e}")))?;
-        self.emit("sessions", Some(&id));
-        let record = state.session(&id).expect("exists").clone();
-        Ok(SessionResponse {
-            ok: true,
-            session: self.session_view(&state, &record),
-        })
     }
 
     pub(super) fn close(&self, request: SessionIdRequest) -> ApiResult<SessionResponse> {

@@ -226,32 +226,7 @@ impl Engine {
             .map(|t| t.record.clone());
         let (terminal, reused) = match existing {
             Some(terminal) => (terminal, true),
-            None => {
-                let id = text::new_id("term");
-                let token = text::random_token();
-                let running = record.is_running();
-                let terminal = BrowserTerminal {
-                    id: id.clone(),
-                    status: if running { "running" } else { "exited" }.into(),
-                    pid: record.pid,
-                    url: self.terminal_url(&id, &token),
-                    host: "127.0.0.1".into(),
-                    started_at: text::now_text(),
-                    ended_at: None,
-                    shell: record.agent.clone(),
-                    shell_args: Vec::new(),
-                    cwd: self.shared.config.repo.display().to_string(),
-                    scope: "session".into(),
-                    kind: SESSION_PREVIEW.into(),
-                    read_only: true,
-                    title: format!("{} · {}", record.title, record.id),
-                    session_id: Some(session_id.clone()),
-                };
-                (
-                    self.insert_terminal(&mut state, terminal, token, None)?,
-                    false,
-                )
-            }
+            None => (self.new_session_view(&mut state, &record)?, false),
         };
         let session = self.session_view(&state, &record);
         Ok(SessionTerminalResponse {
@@ -260,6 +235,56 @@ impl Engine {
             reused,
             session,
         })
+    }
+
+    /// A new read-only, tokenized view of a session's terminal (for the original dashboard's
+    /// iframes and for anyone who only watches).
+    pub(super) fn new_session_view(
+        &self,
+        state: &mut State,
+        record: &super::SessionRecord,
+    ) -> ApiResult<BrowserTerminal> {
+        let id = text::new_id("term");
+        let token = text::random_token();
+        let running = record.is_running();
+        let terminal = BrowserTerminal {
+            id: id.clone(),
+            status: if running { "running" } else { "exited" }.into(),
+            pid: record.pid,
+            url: self.terminal_url(&id, &token),
+            host: "127.0.0.1".into(),
+            started_at: text::now_text(),
+            ended_at: None,
+            shell: record.agent.clone(),
+            shell_args: Vec::new(),
+            cwd: self.shared.config.repo.display().to_string(),
+            scope: "session".into(),
+            kind: SESSION_PREVIEW.into(),
+            read_only: true,
+            title: format!("{} · {}", record.title, record.id),
+            session_id: Some(record.id.clone()),
+        };
+        self.insert_terminal(state, terminal, token, None)
+    }
+
+    /// A session's process ended: its views say so (they keep their tokens, so viewers can still
+    /// replay the transcript).
+    pub(super) fn end_session_views(&self, state: &mut State, session_id: &str) {
+        let ended: Vec<usize> = state
+            .terminals
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.record.session_id.as_deref() == Some(session_id) && t.record.status == "running"
+            })
+            .map(|(index, _)| index)
+            .collect();
+        for index in ended {
+            mark_ended(&mut state.terminals[index].record, text::now_text());
+            if let Err(err) = self.save_terminal(state, index) {
+                tracing::error!("{}", err.message);
+            }
+        }
     }
 
     /// The newest terminal of this run showing a session (for the session payload).
@@ -291,7 +316,7 @@ impl Engine {
             .find(|t| t.record.id == id)
             .ok_or(ViewerRefusal::UnknownTerminal)?;
         let expected = entry.token.as_deref().ok_or(ViewerRefusal::WrongToken)?;
-        if !crate::http::security::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        if !text::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
             return Err(ViewerRefusal::WrongToken);
         }
         let source = match (&entry.process, &entry.record.session_id) {

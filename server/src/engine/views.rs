@@ -39,6 +39,8 @@ impl Engine {
             "exited"
         } else {
             match idle_seconds {
+                // An agent that says it waits at its prompt is quiet, not stuck.
+                Some(_) if record.agent_state.is_at_rest() => "active",
                 None => "unknown",
                 Some(idle) if idle < self.shared.config.stale_seconds => "active",
                 Some(_) => "stalled",
@@ -118,6 +120,8 @@ impl Engine {
             browser_terminal_url: terminal.map(|t| t.url.clone()),
             browser_terminal_title: terminal.map(|t| t.title.clone()),
             transcript_preview: preview,
+            agent_state: record.agent_state,
+            agent_state_since: record.agent_state_since.clone(),
             department_fields,
             zhongshu_fields,
         }
@@ -187,6 +191,7 @@ impl Engine {
                 name: self.shared.agent.name.clone(),
                 available: self.shared.agent.available(),
                 command: self.shared.agent.command_line(),
+                warnings: self.shared.agent.warnings.clone(),
             },
             dispatch: config.dispatch.as_str().into(),
             browser_terminals: state.terminals.iter().map(|t| t.record.clone()).collect(),

@@ -97,16 +97,10 @@ impl SecurityPolicy {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        bearer.is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes()))
+        bearer.is_some_and(|given| {
+            crate::engine::text::constant_time_eq(given.as_bytes(), expected.as_bytes())
+        })
     }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -134,14 +128,16 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let headers = request.headers();
+    // Refusals carry the same hardening headers as every other answer (no CORS).
+    let refuse = |status, message: &str| decorate(&policy, None, false, failure(status, message));
     if !policy.host_allowed(headers) {
-        return failure(
+        return refuse(
             StatusCode::FORBIDDEN,
             "forbidden: Host header is not allowed",
         );
     }
     if !policy.token_ok(headers) {
-        return failure(
+        return refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized: bearer token required",
         );
@@ -156,7 +152,7 @@ pub async fn guard(
     if changes_state(request.method()) || is_websocket_upgrade(headers) {
         if let Some(origin) = origin.as_deref() {
             if !policy.origin_allowed(origin) {
-                return failure(
+                return refuse(
                     StatusCode::FORBIDDEN,
                     "forbidden: cross-origin request refused",
                 );
@@ -165,10 +161,12 @@ pub async fn guard(
     }
 
     let is_api = request.uri().path().starts_with("/api/");
+    // Terminal pages may be framed by the listed origins (the original dashboard's iframes).
+    let frameable = request.uri().path().starts_with("/terminal/");
     let request = if changes_state(request.method()) {
         match json_body(request).await {
             Ok(request) => request,
-            Err(response) => return response,
+            Err(response) => return decorate(&policy, None, false, response),
         }
     } else {
         request
@@ -181,7 +179,7 @@ pub async fn guard(
             "method not allowed for this route",
         );
     }
-    decorate(&policy, origin.as_deref(), response)
+    decorate(&policy, origin.as_deref(), frameable, response)
 }
 
 /// Buffers a state-changing request's body: JSON only, at most [`BODY_LIMIT`] bytes, well-formed.
@@ -235,26 +233,49 @@ fn preflight(policy: &SecurityPolicy, origin: Option<&str>) -> Response {
                 header::ACCESS_CONTROL_MAX_AGE,
                 HeaderValue::from_static("600"),
             );
-            decorate(policy, Some(origin), response)
+            decorate(policy, Some(origin), false, response)
         }
-        _ => failure(
-            StatusCode::FORBIDDEN,
-            "forbidden: cross-origin request refused",
+        _ => decorate(
+            policy,
+            None,
+            false,
+            failure(
+                StatusCode::FORBIDDEN,
+                "forbidden: cross-origin request refused",
+            ),
         ),
     }
 }
 
 /// Hardening headers on every response; CORS only for a configured origin, echoed exactly.
-fn decorate(policy: &SecurityPolicy, origin: Option<&str>, mut response: Response) -> Response {
+/// `frameable` responses may be framed by this server's pages and the listed origins
+/// (`frame-ancestors`, since `X-Frame-Options` cannot name other origins); all others only by
+/// this server's own pages.
+fn decorate(
+    policy: &SecurityPolicy,
+    origin: Option<&str>,
+    frameable: bool,
+    mut response: Response,
+) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
+    if frameable {
+        let ancestors = std::iter::once("'self'")
+            .chain(policy.extra_origins.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Ok(value) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    } else {
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
+    }
     // Terminal URLs carry tokens: never leak them through Referer.
     headers.insert(
         header::REFERRER_POLICY,

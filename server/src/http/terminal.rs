@@ -96,12 +96,19 @@ async fn send_event(
 async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Error> {
     let (mut sink, mut incoming) = socket.split();
     let terminal = &viewer.terminal;
+    // An ended process's last size is not kept: the size it was started with is the best guess.
+    let (cols, rows) = match &viewer.source {
+        ViewSource::Live(process) => process.size(),
+        ViewSource::Ended { .. } => (crate::pty::DEFAULT_COLS, crate::pty::DEFAULT_ROWS),
+    };
     send_event(
         &mut sink,
         &ServerEvent::Hello {
             id: terminal.id.clone(),
             title: terminal.title.clone(),
             read_only: terminal.read_only,
+            cols,
+            rows,
         },
     )
     .await?;
@@ -157,6 +164,11 @@ async fn stream_live(
     let output: &Arc<Output> = process.output();
     let mut progress = output.subscribe();
     let mut exit = process.exit_watch();
+    // The size was sent in `hello`; later changes (and titles) follow as events.
+    let mut size = process.size_watch();
+    size.mark_unchanged();
+    let mut title = process.title_watch();
+    title.mark_unchanged();
     // Start with everything still retained: late viewers see the recent past first.
     let mut offset = output.read_from(0, 0).0;
     let mut in_flight: u64 = 0;
@@ -196,6 +208,16 @@ async fn stream_live(
                 }
             }
             _ = exit.changed(), if state.closed && offset >= state.end => {}
+            Ok(()) = size.changed() => {
+                let (cols, rows) = *size.borrow_and_update();
+                send_event(sink, &ServerEvent::Resize { cols, rows }).await?;
+            }
+            Ok(()) = title.changed() => {
+                let current = title.borrow_and_update().clone();
+                if let Some(title) = current {
+                    send_event(sink, &ServerEvent::Title { title }).await?;
+                }
+            }
             message = incoming.next() => match message {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(Message::Binary(input))) => {

@@ -11,8 +11,12 @@ use std::time::Duration;
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::watch;
 
+use super::osc::{OscScanner, TerminalSignal};
 use super::ring::Ring;
 
+/// The size a terminal starts with, in cells.
+pub const DEFAULT_COLS: u16 = 120;
+pub const DEFAULT_ROWS: u16 = 32;
 /// Default retained output per terminal.
 pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
 /// Writes that may wait for a program to read its input before further input is refused.
@@ -41,8 +45,8 @@ impl SpawnSpec {
             args,
             cwd,
             env: Vec::new(),
-            cols: 120,
-            rows: 32,
+            cols: DEFAULT_COLS,
+            rows: DEFAULT_ROWS,
             transcript: None,
             ring_bytes: DEFAULT_RING_BYTES,
         }
@@ -113,14 +117,37 @@ impl Output {
     }
 }
 
+/// One piece of a typed input sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputPart {
+    Bytes(Vec<u8>),
+    /// The writer waits this long before the next part (some programs treat input that arrives
+    /// in one burst as a paste and do not submit it).
+    Pause(Duration),
+}
+
+/// A unit of input: its parts are written in order with nothing else in between.
+struct InputJob {
+    parts: Vec<InputPart>,
+    /// Told once every part was written (or writing failed).
+    done: Option<std::sync::mpsc::SyncSender<std::io::Result<()>>>,
+}
+
+/// Called on the reader thread for every signal the program announces.
+pub type SignalHandler = Box<dyn Fn(TerminalSignal) + Send + 'static>;
+
 /// A running (or finished) process on a PTY.
 pub struct PtyProcess {
     pid: u32,
     output: Arc<Output>,
     /// Input goes through a bounded queue to a writer thread: a program that stops reading its
     /// terminal fills the PTY buffer, and that must block nobody but that thread.
-    input: std::sync::mpsc::SyncSender<Vec<u8>>,
+    input: std::sync::mpsc::SyncSender<InputJob>,
     master: Mutex<Box<dyn MasterPty + Send>>,
+    /// The terminal's size in cells (cols, rows); viewers follow it.
+    size: watch::Sender<(u16, u16)>,
+    /// The window title the program set last (OSC 0 / 2).
+    title: watch::Sender<Option<String>>,
     exit: watch::Receiver<Option<i32>>,
 }
 
@@ -129,6 +156,16 @@ impl PtyProcess {
     /// `on_exit` runs once, after the process ended and its output was drained.
     pub fn spawn(
         spec: SpawnSpec,
+        on_exit: impl FnOnce(i32) + Send + 'static,
+    ) -> anyhow::Result<Arc<PtyProcess>> {
+        Self::spawn_observed(spec, Box::new(|_| {}), on_exit)
+    }
+
+    /// Like [`PtyProcess::spawn`], and `on_signal` hears every title and agent state the
+    /// program announces in its output (see [`super::osc`]).
+    pub fn spawn_observed(
+        spec: SpawnSpec,
+        on_signal: SignalHandler,
         on_exit: impl FnOnce(i32) + Send + 'static,
     ) -> anyhow::Result<Arc<PtyProcess>> {
         let pair = native_pty_system().openpty(PtySize {
@@ -161,16 +198,28 @@ impl PtyProcess {
         let pid = child.process_id().unwrap_or(0);
         let mut reader = pair.master.try_clone_reader()?;
         let mut writer = pair.master.take_writer()?;
-        let (input, pending) = std::sync::mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+        let (input, pending) = std::sync::mpsc::sync_channel::<InputJob>(INPUT_QUEUE);
         std::thread::Builder::new()
             .name(format!("pty-write-{pid}"))
             .spawn(move || {
-                for bytes in pending {
-                    if writer
-                        .write_all(&bytes)
-                        .and_then(|_| writer.flush())
-                        .is_err()
-                    {
+                for job in pending {
+                    let mut outcome = Ok(());
+                    for part in job.parts {
+                        match part {
+                            InputPart::Bytes(bytes) => {
+                                outcome = writer.write_all(&bytes).and_then(|_| writer.flush());
+                            }
+                            InputPart::Pause(pause) => std::thread::sleep(pause),
+                        }
+                        if outcome.is_err() {
+                            break;
+                        }
+                    }
+                    let failed = outcome.is_err();
+                    if let Some(done) = job.done {
+                        let _ = done.send(outcome);
+                    }
+                    if failed {
                         break;
                     }
                 }
@@ -179,9 +228,12 @@ impl PtyProcess {
         let output = Arc::new(Output::new(spec.ring_bytes));
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
         let reader_output = output.clone();
+        let title = watch::channel(None).0;
+        let reader_title = title.clone();
         std::thread::Builder::new()
             .name(format!("pty-read-{pid}"))
             .spawn(move || {
+                let mut scanner = OscScanner::default();
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
                     match reader.read(&mut buf) {
@@ -194,6 +246,12 @@ impl PtyProcess {
                                 }
                             }
                             reader_output.append(&buf[..n]);
+                            for signal in scanner.scan(&buf[..n]) {
+                                if let TerminalSignal::Title(text) = &signal {
+                                    reader_title.send_replace(Some(text.clone()));
+                                }
+                                on_signal(signal);
+                            }
                         }
                         Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                         // EIO: every slave descriptor is closed.
@@ -228,6 +286,8 @@ impl PtyProcess {
             output,
             input,
             master: Mutex::new(pair.master),
+            size: watch::channel((spec.cols, spec.rows)).0,
+            title,
             exit: exit_rx,
         }))
     }
@@ -257,8 +317,29 @@ impl PtyProcess {
     /// Queues input for the process; never blocks. Fails when the process is gone or has left
     /// [`INPUT_QUEUE`] writes unread.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.queue(InputJob {
+            parts: vec![InputPart::Bytes(bytes.to_vec())],
+            done: None,
+        })
+    }
+
+    /// Queues a typed sequence (nothing else is written between its parts) and returns a
+    /// receiver that is told once the last part was written. Never blocks.
+    pub fn type_parts(
+        &self,
+        parts: Vec<InputPart>,
+    ) -> std::io::Result<std::sync::mpsc::Receiver<std::io::Result<()>>> {
+        let (done, written) = std::sync::mpsc::sync_channel(1);
+        self.queue(InputJob {
+            parts,
+            done: Some(done),
+        })?;
+        Ok(written)
+    }
+
+    fn queue(&self, job: InputJob) -> std::io::Result<()> {
         use std::sync::mpsc::TrySendError;
-        match self.input.try_send(bytes.to_vec()) {
+        match self.input.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
@@ -271,13 +352,36 @@ impl PtyProcess {
         }
     }
 
+    /// Sets the terminal's size; viewers watching [`PtyProcess::size_watch`] hear of it.
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
-        self.master.lock().unwrap().resize(PtySize {
-            rows: rows.max(1),
-            cols: cols.max(1),
+        let (cols, rows) = (cols.max(1), rows.max(1));
+        let master = self.master.lock().unwrap();
+        master.resize(PtySize {
+            rows,
+            cols,
             pixel_width: 0,
             pixel_height: 0,
-        })
+        })?;
+        self.size.send_if_modified(|size| {
+            let changed = *size != (cols, rows);
+            *size = (cols, rows);
+            changed
+        });
+        Ok(())
+    }
+
+    /// The terminal's size in cells: (cols, rows).
+    pub fn size(&self) -> (u16, u16) {
+        *self.size.borrow()
+    }
+
+    pub fn size_watch(&self) -> watch::Receiver<(u16, u16)> {
+        self.size.subscribe()
+    }
+
+    /// The window title the program set last, if any.
+    pub fn title_watch(&self) -> watch::Receiver<Option<String>> {
+        self.title.subscribe()
     }
 
     /// Ends the whole process group: SIGHUP + SIGTERM now, SIGKILL after a grace period (also
@@ -368,6 +472,61 @@ mod tests {
         assert!(text.contains("32 120"), "{text} (exit {code:?})");
         assert!(text.contains("got:ping"), "{text} (exit {code:?})");
         assert_eq!(wait_exit(&process), 0);
+    }
+
+    #[test]
+    fn typed_parts_arrive_in_order_with_the_pause_between() {
+        let process = PtyProcess::spawn(sh("read line; echo got:$line"), |_| {}).unwrap();
+        let started = std::time::Instant::now();
+        let written = process
+            .type_parts(vec![
+                InputPart::Bytes(b"pi".to_vec()),
+                InputPart::Pause(Duration::from_millis(120)),
+                InputPart::Bytes(b"ng\r".to_vec()),
+            ])
+            .unwrap();
+        written
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(120),
+            "told before the pause was over: {:?}",
+            started.elapsed()
+        );
+        let mut text = String::new();
+        for _ in 0..500 {
+            text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
+            if text.contains("got:ping") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(text.contains("got:ping"), "{text}");
+    }
+
+    #[test]
+    fn announced_signals_reach_the_handler_and_resizes_the_watchers() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let process = PtyProcess::spawn_observed(
+            sh("printf '\\033]7501;state=working:app=x\\033\\\\\\033]0;busy\\007'; sleep 5"),
+            Box::new(move |signal| {
+                let _ = tx.send(signal);
+            }),
+            |_| {},
+        )
+        .unwrap();
+        let first = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let second = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(first, TerminalSignal::AgentState("working".into()));
+        assert_eq!(second, TerminalSignal::Title("busy".into()));
+        assert_eq!(*process.title_watch().borrow(), Some("busy".to_string()));
+        let mut size = process.size_watch();
+        assert_eq!(*size.borrow_and_update(), (120, 32));
+        process.resize(90, 20).unwrap();
+        assert!(size.has_changed().unwrap());
+        assert_eq!(process.size(), (90, 20));
+        process.kill_now();
     }
 
     #[test]
