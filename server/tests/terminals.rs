@@ -440,3 +440,105 @@ async fn closing_a_terminal_ends_its_process_group() {
         (unsafe { libc::kill(child, 0) } != 0).then_some(())
     });
 }
+
+/// Reads until a JSON event of this type arrives (acknowledging output on the way).
+async fn next_event(socket: &mut Socket, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event"));
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == kind {
+                    return event;
+                }
+            }
+            Some(Ok(_)) => {}
+            end => panic!("stream ended waiting for {kind}: {end:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_viewer_at_a_time_controls_a_session() {
+    let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "control me"}));
+    let sid = started["session"]["id"].as_str().unwrap().to_string();
+    let control = server.post_ok("/api/session_control/start", json!({"session_id": sid}));
+    assert_eq!(control["terminal"]["kind"], "codex_session");
+    assert_eq!(control["terminal"]["read_only"], false);
+    // The session's listed terminal stays its read-only view.
+    assert_eq!(
+        control["session"]["browser_terminal_id"],
+        started["browser_terminal"]["id"]
+    );
+
+    let mut watcher = open(&server, &started["browser_terminal"]).await;
+    let hello = next_event(&mut watcher, "hello").await;
+    assert_eq!(
+        (hello["cols"].as_u64(), hello["rows"].as_u64()),
+        (Some(120), Some(32))
+    );
+    assert_eq!(next_event(&mut watcher, "control").await["holder"], "none");
+
+    let mut first = open(&server, &control["terminal"]).await;
+    assert_eq!(next_event(&mut first, "control").await["holder"], "you");
+    assert_eq!(next_event(&mut watcher, "control").await["holder"], "other");
+    read_until(&mut first, Duration::from_secs(15), |b| {
+        contains(b, "Plan reported")
+    })
+    .await;
+
+    // A second viewer takes control; the first one's keys no longer reach the agent.
+    let mut second = open(&server, &control["terminal"]).await;
+    assert_eq!(next_event(&mut second, "control").await["holder"], "you");
+    assert_eq!(next_event(&mut first, "control").await["holder"], "other");
+    first
+        .send(Message::Binary(b"from-first\r".to_vec().into()))
+        .await
+        .unwrap();
+    second
+        .send(Message::Binary(b"from-second\r".to_vec().into()))
+        .await
+        .unwrap();
+    read_until(&mut second, Duration::from_secs(10), |b| {
+        contains(b, "Zhongshu received: from-second")
+    })
+    .await;
+
+    // The holder sizes the PTY; watchers are told and follow.
+    let ignored = json!({"type": "resize", "cols": 60, "rows": 10}).to_string();
+    first.send(Message::Text(ignored.into())).await.unwrap();
+    let resize = json!({"type": "resize", "cols": 100, "rows": 30}).to_string();
+    second.send(Message::Text(resize.into())).await.unwrap();
+    let seen = next_event(&mut watcher, "resize").await;
+    assert_eq!(
+        (seen["cols"].as_u64(), seen["rows"].as_u64()),
+        (Some(100), Some(30))
+    );
+
+    // Leaving gives control back.
+    drop(second);
+    assert_eq!(next_event(&mut first, "control").await["holder"], "none");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let preview = server.get_ok("/api/status")["sessions"][0]["transcript_preview"].to_string();
+    assert!(!preview.contains("from-first"), "{preview}");
+
+    // Only running sessions can be controlled.
+    server.post_ok("/api/close_session", json!({"session_id": sid}));
+    wait_for(Duration::from_secs(10), "the session to exit", || {
+        (server.get_ok("/api/status")["sessions"][0]["status"] == "exited").then_some(())
+    });
+    server
+        .post_json(
+            "/api/session_control/start",
+            &json!({"session_id": sid}).to_string(),
+        )
+        .assert_failure(400);
+}

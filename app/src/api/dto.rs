@@ -81,7 +81,8 @@ impl AgentState {
     pub fn from_announced(value: &str) -> Option<AgentState> {
         match value {
             "working" | "busy" => Some(AgentState::Working),
-            "idle" | "waiting" => Some(AgentState::WaitingForInput),
+            // Claude Code: `blocked` at a permission prompt.
+            "idle" | "waiting" | "blocked" => Some(AgentState::WaitingForInput),
             "done" => Some(AgentState::Done),
             _ => None,
         }

@@ -43,6 +43,11 @@ pub trait EngineApi: Send + Sync + 'static {
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse>;
+    /// A terminal of a running session that takes keystrokes from the viewer holding control.
+    fn start_session_control(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.

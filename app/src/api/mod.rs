@@ -127,6 +127,15 @@ pub async fn start_session_browser_terminal(
     engine()?.start_session_terminal(request)
 }
 
+/// `POST /api/session_control/start {session_id}`: a terminal of a running session that accepts
+/// keystrokes from the one viewer holding control (each viewer that connects takes it).
+#[server(prefix = "/api", endpoint = "session_control/start", input = Json)]
+pub async fn start_session_control(
+    #[server(flatten)] request: SessionIdRequest,
+) -> Result<SessionTerminalResponse, ApiError> {
+    engine()?.start_session_control(request)
+}
+
 /// `POST /api/start_zhongshu_session {task, model?, agent?}`.
 #[server(prefix = "/api", endpoint = "start_zhongshu_session", input = Json)]
 pub async fn start_zhongshu_session(

@@ -88,6 +88,17 @@ pub enum ServerEvent {
     Resize { cols: u16, rows: u16 },
     /// The program set its window title (OSC 0 / 2).
     Title { title: String },
+    /// Who may type into a session's terminal: `you`, `other` (another viewer) or `none`.
+    Control { holder: ControlHolder },
+}
+
+/// The holder of a session terminal's control, as one viewer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlHolder {
+    You,
+    Other,
+    None,
 }
 
 #[cfg(test)]

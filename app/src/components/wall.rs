@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::api::{
-    start_browser_terminal, start_session_browser_terminal, SessionIdRequest, StartTerminalRequest,
+    start_browser_terminal, start_session_browser_terminal, start_session_control, ControlHolder,
+    SessionIdRequest, StartTerminalRequest,
 };
 use crate::i18n::use_lang;
 use crate::terminal::TerminalView;
@@ -90,22 +91,70 @@ pub fn TerminalWall() -> impl IntoView {
     }
 }
 
+/// A running session's pane: a read-only view by default; "Take control" switches it to the
+/// session's control terminal, whose keystrokes reach the agent (approvals, arrows, Ctrl-C).
+/// One viewer holds control at a time; the pane says when another one has it.
 #[component]
 fn SessionPane(pane: Pane) -> impl IntoView {
-    let terminal = RwSignal::new(pane.url.as_deref().and_then(parse_url));
-    if terminal.get_untracked().is_none() {
+    let shared = use_shared();
+    let lang = use_lang();
+    let view_terminal = RwSignal::new(pane.url.as_deref().and_then(parse_url));
+    if view_terminal.get_untracked().is_none() {
         let session_id = pane.session_id.clone();
         leptos::task::spawn_local(async move {
             if let Ok(view) = start_session_browser_terminal(SessionIdRequest { session_id }).await
             {
-                terminal.set(parse_url(&view.terminal.url));
+                view_terminal.set(parse_url(&view.terminal.url));
             }
         });
     }
+    // Set while this pane shows the control terminal.
+    let control_terminal = RwSignal::new(None::<(String, String)>);
+    let holder = RwSignal::new(None::<ControlHolder>);
+    let take = {
+        let session_id = pane.session_id.clone();
+        move |_| {
+            let session_id = session_id.clone();
+            leptos::task::spawn_local(async move {
+                let outcome = start_session_control(SessionIdRequest { session_id }).await;
+                shared.report(&outcome, |_| {
+                    lang.tr(
+                        "You have control: keys go to the agent",
+                        "你已接管:按键会发送给代理",
+                    )
+                    .to_string()
+                });
+                if let Ok(control) = outcome {
+                    holder.set(None);
+                    control_terminal.set(parse_url(&control.terminal.url));
+                }
+            });
+        }
+    };
+    let release = move |_| {
+        holder.set(None);
+        control_terminal.set(None);
+    };
+    let shown = move || control_terminal.get().or_else(|| view_terminal.get());
     view! {
-        <figure class="pane" data-testid="session-pane" data-session-id=pane.session_id.clone()>
-            <figcaption>{pane.title.clone()}</figcaption>
-            {move || terminal.get().map(|(id, token)| view! { <TerminalView id=id token=token/> })}
+        <figure class="pane" data-testid="session-pane" data-session-id=pane.session_id.clone()
+            class:controlling=move || control_terminal.get().is_some() && holder.get() == Some(ControlHolder::You)>
+            <figcaption>
+                <span>{pane.title.clone()}</span>
+                <span class="pane-control" data-testid="control-state">
+                    {move || match (control_terminal.get().is_some(), holder.get()) {
+                        (true, Some(ControlHolder::You)) => lang.tr("you have control", "你已接管"),
+                        (_, Some(ControlHolder::Other)) => lang.tr("another viewer has control", "其他查看者已接管"),
+                        _ => "",
+                    }}
+                </span>
+                {move || if control_terminal.get().is_some() {
+                    view! { <button type="button" class="ghost small" on:click=release data-testid="release-control">{lang.tr("Release", "释放")}</button> }.into_any()
+                } else {
+                    view! { <button type="button" class="ghost small" on:click=take.clone() data-testid="take-control">{lang.tr("Take control", "接管")}</button> }.into_any()
+                }}
+            </figcaption>
+            {move || shown().map(|(id, token)| view! { <TerminalView id=id token=token control=holder/> })}
         </figure>
     }
 }

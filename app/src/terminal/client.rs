@@ -13,7 +13,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
-use super::xterm::{new_fit_addon, XTerm};
+use super::xterm::{new_fit_addon, FitAddon, XTerm};
+use crate::api::{ControlHolder, ServerEvent};
 
 /// A live terminal; dropping it closes the socket and disposes xterm.
 pub struct LiveTerminal {
@@ -79,12 +80,26 @@ fn send_json(socket: &WebSocket, value: &str) {
     }
 }
 
-/// Opens xterm in `host` and connects it to terminal `id`.
+/// Sends the terminal's own size (a viewer that sizes the PTY).
+fn send_size(socket: &WebSocket, term: &XTerm) {
+    send_json(
+        socket,
+        &format!(
+            r#"{{"type":"resize","cols":{},"rows":{}}}"#,
+            term.cols(),
+            term.rows()
+        ),
+    );
+}
+
+/// Opens xterm in `host` and connects it to terminal `id`. `on_control` hears who holds control
+/// of a session's terminal.
 pub fn attach(
     host: &HtmlElement,
     id: &str,
     token: &str,
     lang: crate::i18n::Lang,
+    on_control: Option<Box<dyn Fn(ControlHolder)>>,
 ) -> Result<LiveTerminal, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let location = window.location();
@@ -107,16 +122,18 @@ pub fn attach(
     let socket = WebSocket::new(&url)?;
     socket.set_binary_type(BinaryType::Arraybuffer);
     let mut closures: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
-    // Set by `hello`: read-only viewers follow the PTY's size instead of setting it.
-    let read_only = Rc::new(Cell::new(false));
+    // True while this viewer follows the PTY's size rather than setting it: it is read-only, or
+    // another viewer holds control of the session.
+    let following = Rc::new(Cell::new(false));
     let pty_size = Rc::new(Cell::new(None::<(u16, u16)>));
 
     // Output: write, then acknowledge once xterm has parsed it.
     let on_message = {
         let term: XTerm = JsValue::from(&term).unchecked_into();
+        let fit: FitAddon = JsValue::from(&fit).unchecked_into();
         let socket = socket.clone();
         let host = host.clone();
-        let read_only = read_only.clone();
+        let following = following.clone();
         let pty_size = pty_size.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
             let event: MessageEvent = event.unchecked_into();
@@ -129,54 +146,78 @@ pub fn attach(
                     send_json(&socket, &format!(r#"{{"type":"ack","bytes":{len}}}"#));
                 });
                 term.write_bytes(&bytes, done.unchecked_ref());
-            } else if let Some(text) = data.as_string() {
-                if let Ok(event) =
-                    serde_json::from_slice::<crate::api::ServerEvent>(text.as_bytes())
-                {
-                    match event {
-                        crate::api::ServerEvent::Exit { code } => {
-                            let code = code.map_or("?".to_string(), |c| c.to_string());
-                            let note = lang.tr(
-                                format!("process exited with code {code}"),
-                                format!("进程已退出,退出码 {code}"),
-                            );
-                            term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
-                        }
-                        crate::api::ServerEvent::Skipped { bytes } => {
-                            let note = lang.tr(
-                                format!("{bytes} bytes skipped"),
-                                format!("跳过了 {bytes} 字节"),
-                            );
-                            term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
-                        }
-                        crate::api::ServerEvent::Hello {
-                            read_only: viewer_read_only,
-                            cols,
-                            rows,
-                            ..
-                        } => {
-                            read_only.set(viewer_read_only);
-                            if viewer_read_only {
-                                pty_size.set(Some((cols, rows)));
-                                follow_pty_size(&term, &host, cols, rows);
-                            }
-                        }
-                        crate::api::ServerEvent::Resize { cols, rows } => {
-                            if read_only.get() {
-                                pty_size.set(Some((cols, rows)));
-                                follow_pty_size(&term, &host, cols, rows);
-                            }
-                        }
-                        crate::api::ServerEvent::Title { .. } => {}
+                return;
+            }
+            let Some(text) = data.as_string() else {
+                return;
+            };
+            let Ok(event) = serde_json::from_slice::<ServerEvent>(text.as_bytes()) else {
+                return;
+            };
+            match event {
+                ServerEvent::Exit { code } => {
+                    let code = code.map_or("?".to_string(), |c| c.to_string());
+                    let note = lang.tr(
+                        format!("process exited with code {code}"),
+                        format!("进程已退出,退出码 {code}"),
+                    );
+                    term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
+                }
+                ServerEvent::Skipped { bytes } => {
+                    let note = lang.tr(
+                        format!("{bytes} bytes skipped"),
+                        format!("跳过了 {bytes} 字节"),
+                    );
+                    term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
+                }
+                ServerEvent::Hello {
+                    read_only,
+                    cols,
+                    rows,
+                    ..
+                } => {
+                    pty_size.set(Some((cols, rows)));
+                    following.set(read_only);
+                    if read_only {
+                        follow_pty_size(&term, &host, cols, rows);
                     }
                 }
+                ServerEvent::Resize { cols, rows } => {
+                    pty_size.set(Some((cols, rows)));
+                    if following.get() {
+                        follow_pty_size(&term, &host, cols, rows);
+                    }
+                }
+                ServerEvent::Control { holder } => {
+                    let was_following = following.get();
+                    following.set(holder != ControlHolder::You);
+                    if holder == ControlHolder::You {
+                        // In control: the PTY takes this pane's size.
+                        let _ = js_sys::Reflect::set(
+                            &term.options(),
+                            &"fontSize".into(),
+                            &FONT_SIZE.into(),
+                        );
+                        fit.fit();
+                        send_size(&socket, &term);
+                        term.focus();
+                    } else if !was_following {
+                        if let Some((cols, rows)) = pty_size.get() {
+                            follow_pty_size(&term, &host, cols, rows);
+                        }
+                    }
+                    if let Some(on_control) = &on_control {
+                        on_control(holder);
+                    }
+                }
+                ServerEvent::Title { .. } => {}
             }
         })
     };
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     closures.push(on_message);
 
-    // Input: typed text as UTF-8 bytes (the server ignores it for read-only terminals).
+    // Input: typed text as UTF-8 bytes (the server ignores it from viewers without control).
     let on_data = {
         let socket = socket.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
@@ -192,25 +233,12 @@ pub fn attach(
 
     let on_resize = {
         let socket = socket.clone();
-        let read_only = read_only.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
-            if read_only.get() {
-                return;
+        let term: XTerm = JsValue::from(&term).unchecked_into();
+        let following = following.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_size: JsValue| {
+            if !following.get() {
+                send_size(&socket, &term);
             }
-            let get = |k: &str| {
-                js_sys::Reflect::get(&size, &k.into())
-                    .ok()
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0)
-            };
-            send_json(
-                &socket,
-                &format!(
-                    r#"{{"type":"resize","cols":{},"rows":{}}}"#,
-                    get("cols"),
-                    get("rows")
-                ),
-            );
         })
     };
     term.on_resize(on_resize.as_ref().unchecked_ref());
@@ -219,16 +247,7 @@ pub fn attach(
     let on_open = {
         let socket = socket.clone();
         let term: XTerm = JsValue::from(&term).unchecked_into();
-        Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            send_json(
-                &socket,
-                &format!(
-                    r#"{{"type":"resize","cols":{},"rows":{}}}"#,
-                    term.cols(),
-                    term.rows()
-                ),
-            );
-        })
+        Closure::<dyn FnMut(JsValue)>::new(move |_| send_size(&socket, &term))
     };
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     closures.push(on_open);
@@ -238,7 +257,7 @@ pub fn attach(
         let term: XTerm = JsValue::from(&term).unchecked_into();
         let host = host.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_| match pty_size.get() {
-            Some((cols, rows)) if read_only.get() => follow_pty_size(&term, &host, cols, rows),
+            Some((cols, rows)) if following.get() => follow_pty_size(&term, &host, cols, rows),
             _ => fit.fit(),
         })
     };

@@ -16,9 +16,14 @@ pub fn token_param(query: &str) -> Option<&str> {
 }
 
 /// One live terminal filling its container. Renders an empty host on the server; the browser
-/// attaches xterm.js once hydrated and detaches when the pane goes away.
+/// attaches xterm.js once hydrated and detaches when the pane goes away. `control` is told who
+/// holds control of a session's terminal.
 #[component]
-pub fn TerminalView(#[prop(into)] id: String, #[prop(into)] token: String) -> impl IntoView {
+pub fn TerminalView(
+    #[prop(into)] id: String,
+    #[prop(into)] token: String,
+    #[prop(optional)] control: Option<RwSignal<Option<crate::api::ControlHolder>>>,
+) -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
     {
@@ -27,7 +32,11 @@ pub fn TerminalView(#[prop(into)] id: String, #[prop(into)] token: String) -> im
         Effect::new(move |_| {
             if let Some(element) = host.get() {
                 if live.with_value(|l| l.is_none()) {
-                    match client::attach(&element, &id, &token, lang) {
+                    let on_control = control.map(|signal| {
+                        Box::new(move |holder| signal.set(Some(holder)))
+                            as Box<dyn Fn(crate::api::ControlHolder)>
+                    });
+                    match client::attach(&element, &id, &token, lang, on_control) {
                         Ok(terminal) => live.set_value(Some(terminal)),
                         Err(err) => leptos::logging::error!("terminal {id}: {err:?}"),
                     }
@@ -39,6 +48,6 @@ pub fn TerminalView(#[prop(into)] id: String, #[prop(into)] token: String) -> im
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (id, token);
+    let _ = (id, token, control);
     view! { <div class="terminal-host" node_ref=host data-testid="terminal-host"></div> }
 }

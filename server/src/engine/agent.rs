@@ -104,11 +104,24 @@ impl AgentProfile {
                         },
                     ],
                 ),
+                // Claude Code reports its state (OSC 7501) once the launcher answers its query.
                 "claude" => (
-                    &["claude", "--model", "{model}", "{prompt}"],
+                    &[
+                        "claude",
+                        "--add-dir",
+                        "{mailbox}",
+                        "--model",
+                        "{model}",
+                        "{prompt}",
+                    ],
                     Typing::Composer,
-                    false,
-                    Vec::new(),
+                    true,
+                    vec![OptionalFlag {
+                        flag: "--add-dir",
+                        takes_value: true,
+                        missing: "this claude has no --add-dir: agents may not be allowed to \
+                                  write their mailbox report",
+                    }],
                 ),
                 "demo" => (&["{self}", "demo-agent"], Typing::Line, true, Vec::new()),
                 _ => return None,

@@ -591,6 +591,13 @@ impl EngineApi for Engine {
         self.session_terminal(request)
     }
 
+    fn start_session_control(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse> {
+        self.session_control(request)
+    }
+
     fn report(&self, mode: Option<String>, base: Option<String>) -> ApiResult<ReportResponse> {
         let mode = report_mode(mode.as_deref(), base)?;
         Ok(ReportResponse {

@@ -113,6 +113,7 @@ impl Engine {
         let mut spec = SpawnSpec::new(program.clone(), args, shared.config.repo.clone());
         spec.transcript = Some(log_path.clone());
         spec.ring_bytes = shared.config.scrollback_bytes;
+        spec.answer_state_query = launch.agent.announces_state;
         spec.env = vec![
             ("CODEX_GOVERNANCE_URL".into(), shared.launcher_url.clone()),
             ("CODEX_GOVERNANCE_SESSION_ID".into(), id.clone()),

@@ -53,6 +53,8 @@ pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
 
 const INTERACTIVE: &str = "interactive";
 const SESSION_PREVIEW: &str = "session_preview";
+/// A session's terminal that accepts keystrokes from the one viewer holding control.
+const SESSION_CONTROL: &str = "codex_session";
 
 impl Engine {
     fn terminal_url(&self, id: &str, token: &str) -> String {
@@ -221,12 +223,82 @@ impl Engine {
             .iter()
             .rev()
             .find(|t| {
-                t.record.session_id.as_deref() == Some(session_id.as_str()) && t.token.is_some()
+                t.record.session_id.as_deref() == Some(session_id.as_str())
+                    && t.record.kind == SESSION_PREVIEW
+                    && t.token.is_some()
             })
             .map(|t| t.record.clone());
         let (terminal, reused) = match existing {
             Some(terminal) => (terminal, true),
             None => (self.new_session_view(&mut state, &record)?, false),
+        };
+        let session = self.session_view(&state, &record);
+        Ok(SessionTerminalResponse {
+            ok: true,
+            terminal,
+            reused,
+            session,
+        })
+    }
+
+    /// `POST /api/session_control/start`: a terminal of a running session that accepts
+    /// keystrokes (approvals, arrows, Ctrl-C) from the viewer holding control. Each viewer that
+    /// connects to it takes control; the others watch (see `http::terminal`).
+    pub(super) fn session_control(
+        &self,
+        request: SessionIdRequest,
+    ) -> ApiResult<SessionTerminalResponse> {
+        let session_id = self
+            .require_id(&request.session_id, "session_id")?
+            .to_string();
+        let mut state = self.lock();
+        let record = state
+            .session(&session_id)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {session_id}")))?
+            .clone();
+        if !record.is_running() || !state.processes.contains_key(&session_id) {
+            return Err(ApiError::bad_request(format!(
+                "session is not running: {session_id}"
+            )));
+        }
+        let existing = state
+            .terminals
+            .iter()
+            .rev()
+            .find(|t| {
+                t.record.session_id.as_deref() == Some(session_id.as_str())
+                    && t.record.kind == SESSION_CONTROL
+                    && t.record.status == "running"
+                    && t.token.is_some()
+            })
+            .map(|t| t.record.clone());
+        let (terminal, reused) = match existing {
+            Some(terminal) => (terminal, true),
+            None => {
+                let id = text::new_id("term");
+                let token = text::random_token();
+                let terminal = BrowserTerminal {
+                    id: id.clone(),
+                    status: "running".into(),
+                    pid: record.pid,
+                    url: self.terminal_url(&id, &token),
+                    host: "127.0.0.1".into(),
+                    started_at: text::now_text(),
+                    ended_at: None,
+                    shell: record.agent.clone(),
+                    shell_args: Vec::new(),
+                    cwd: self.shared.config.repo.display().to_string(),
+                    scope: "session".into(),
+                    kind: SESSION_CONTROL.into(),
+                    read_only: false,
+                    title: format!("{} · {}", record.title, record.id),
+                    session_id: Some(session_id.clone()),
+                };
+                (
+                    self.insert_terminal(&mut state, terminal, token, None)?,
+                    false,
+                )
+            }
         };
         let session = self.session_view(&state, &record);
         Ok(SessionTerminalResponse {
@@ -268,7 +340,7 @@ impl Engine {
     }
 
     /// A session's process ended: its views say so (they keep their tokens, so viewers can still
-    /// replay the transcript).
+    /// replay the transcript; a control terminal has nothing left to control and closes).
     pub(super) fn end_session_views(&self, state: &mut State, session_id: &str) {
         let ended: Vec<usize> = state
             .terminals
@@ -280,6 +352,9 @@ impl Engine {
             .map(|(index, _)| index)
             .collect();
         for index in ended {
+            if state.terminals[index].record.kind == SESSION_CONTROL {
+                state.terminals[index].token = None;
+            }
             mark_ended(&mut state.terminals[index].record, text::now_text());
             if let Err(err) = self.save_terminal(state, index) {
                 tracing::error!("{}", err.message);
@@ -297,7 +372,11 @@ impl Engine {
             .terminals
             .iter()
             .rev()
-            .find(|t| t.token.is_some() && t.record.session_id.as_deref() == Some(session_id))
+            .find(|t| {
+                t.token.is_some()
+                    && t.record.kind == SESSION_PREVIEW
+                    && t.record.session_id.as_deref() == Some(session_id)
+            })
             .map(|t| &t.record)
     }
 

@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use app::api::{ClientControl, ServerEvent};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use app::api::{ClientControl, ControlHolder, ServerEvent};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::Next;
@@ -132,7 +134,38 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
             return close_gracefully(&mut sink, &mut incoming).await;
         }
     };
-    stream_live(&mut sink, &mut incoming, &process, terminal.read_only).await
+    let arbitrated = terminal.session_id.is_some();
+    stream_live(
+        &mut sink,
+        &mut incoming,
+        &process,
+        terminal.read_only,
+        arbitrated,
+    )
+    .await
+}
+
+/// Identifies live viewers, for control of a session's terminal.
+static NEXT_VIEWER: AtomicU64 = AtomicU64::new(1);
+
+/// Gives control back when the viewer holding it goes away, however its stream ends.
+struct ControlGuard<'a> {
+    process: &'a PtyProcess,
+    viewer: u64,
+}
+
+impl Drop for ControlGuard<'_> {
+    fn drop(&mut self) {
+        self.process.release_control(self.viewer);
+    }
+}
+
+fn holder_for(viewer: u64, holder: u64) -> ControlHolder {
+    match holder {
+        0 => ControlHolder::None,
+        h if h == viewer => ControlHolder::You,
+        _ => ControlHolder::Other,
+    }
 }
 
 /// Sends a Close frame, then reads (and drops) what the viewer still sends until its Close reply,
@@ -155,12 +188,33 @@ async fn close_gracefully(
     Ok(())
 }
 
+/// Streams a live terminal to one viewer. On a session's terminal (`arbitrated`) viewers take
+/// turns: a viewer of a writable session terminal takes control when it connects, only the
+/// holder's keystrokes and resizes reach the program, and every viewer is told who holds it.
+/// A shell's viewers all type, as they always did.
 async fn stream_live(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     incoming: &mut futures_util::stream::SplitStream<WebSocket>,
     process: &Arc<PtyProcess>,
     read_only: bool,
+    arbitrated: bool,
 ) -> Result<(), axum::Error> {
+    let me = NEXT_VIEWER.fetch_add(1, Ordering::Relaxed);
+    let _guard = ControlGuard {
+        process,
+        viewer: me,
+    };
+    if arbitrated && !read_only {
+        process.take_control(me);
+    }
+    let mut controller = process.controller_watch();
+    if arbitrated {
+        let holder = holder_for(me, *controller.borrow_and_update());
+        send_event(sink, &ServerEvent::Control { holder }).await?;
+    }
+    let may_type = |controller: &tokio::sync::watch::Receiver<u64>| {
+        !read_only && (!arbitrated || *controller.borrow() == me)
+    };
     let output: &Arc<Output> = process.output();
     let mut progress = output.subscribe();
     let mut exit = process.exit_watch();
@@ -212,6 +266,10 @@ async fn stream_live(
                 let (cols, rows) = *size.borrow_and_update();
                 send_event(sink, &ServerEvent::Resize { cols, rows }).await?;
             }
+            Ok(()) = controller.changed(), if arbitrated => {
+                let holder = holder_for(me, *controller.borrow_and_update());
+                send_event(sink, &ServerEvent::Control { holder }).await?;
+            }
             Ok(()) = title.changed() => {
                 let current = title.borrow_and_update().clone();
                 if let Some(title) = current {
@@ -221,7 +279,7 @@ async fn stream_live(
             message = incoming.next() => match message {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(Message::Binary(input))) => {
-                    if !read_only {
+                    if may_type(&controller) {
                         // Queued, never blocking: a program that does not read cannot stall us.
                         let _ = process.write(&input);
                     }
@@ -229,7 +287,7 @@ async fn stream_live(
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientControl>(&text) {
                     Ok(ClientControl::Ack { bytes }) => in_flight = in_flight.saturating_sub(bytes),
                     Ok(ClientControl::Resize { cols, rows }) => {
-                        if !read_only {
+                        if may_type(&controller) {
                             let _ = process.resize(cols.clamp(2, 1000), rows.clamp(1, 500));
                         }
                     }

@@ -11,8 +11,12 @@ const MAX_PAYLOAD: usize = 4096;
 pub enum TerminalSignal {
     /// OSC 0 or 2: the window title.
     Title(String),
-    /// OSC 7501: the `state=` value (`idle`, `working`, `done` for Codex).
+    /// OSC 7501: the `state=` value (`idle`, `working`, `done` for Codex; also `blocked` for
+    /// Claude Code at a permission prompt).
     AgentState(String),
+    /// OSC 7501 `?`: the program asks whether the terminal understands state reports (Claude
+    /// Code reports its state only when this is answered).
+    StateQuery,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +91,7 @@ impl OscScanner {
         let (code, rest) = payload.split_once(';')?;
         match code {
             "0" | "2" => Some(TerminalSignal::Title(rest.to_string())),
+            "7501" if rest == "?" => Some(TerminalSignal::StateQuery),
             "7501" => rest
                 .split([':', ';'])
                 .find_map(|field| field.strip_prefix("state="))
@@ -113,6 +118,18 @@ mod tests {
                 TerminalSignal::AgentState("working".into()),
                 TerminalSignal::Title("⠋ Mock task | repo".into()),
                 TerminalSignal::AgentState("idle".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_claude_codes_query_and_states() {
+        let mut scanner = OscScanner::default();
+        assert_eq!(
+            scanner.scan(b"\x1b[>0q\x1b[?u\x1b]7501;?\x07\x1b[c\x1b]7501;state=blocked:app=claude-code:kind=permission:msg=YQ==\x07"),
+            [
+                TerminalSignal::StateQuery,
+                TerminalSignal::AgentState("blocked".into())
             ]
         );
     }

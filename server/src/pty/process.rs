@@ -21,6 +21,8 @@ pub const DEFAULT_ROWS: u16 = 32;
 pub const DEFAULT_RING_BYTES: usize = 1024 * 1024;
 /// Writes that may wait for a program to read its input before further input is refused.
 const INPUT_QUEUE: usize = 256;
+/// What a terminal that understands OSC 7501 state reports answers to the query.
+const STATE_QUERY_ANSWER: &[u8] = b"\x1b]7501;?\x07";
 /// How long a terminated process group gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -36,6 +38,9 @@ pub struct SpawnSpec {
     /// Raw output is appended here as it arrives.
     pub transcript: Option<PathBuf>,
     pub ring_bytes: usize,
+    /// Answer the program's OSC 7501 query, so agents that report their state only to a
+    /// terminal that understands it (Claude Code) do.
+    pub answer_state_query: bool,
 }
 
 impl SpawnSpec {
@@ -49,6 +54,7 @@ impl SpawnSpec {
             rows: DEFAULT_ROWS,
             transcript: None,
             ring_bytes: DEFAULT_RING_BYTES,
+            answer_state_query: false,
         }
     }
 }
@@ -148,6 +154,8 @@ pub struct PtyProcess {
     size: watch::Sender<(u16, u16)>,
     /// The window title the program set last (OSC 0 / 2).
     title: watch::Sender<Option<String>>,
+    /// The viewer whose keystrokes reach the program (0: nobody), where viewers take turns.
+    controller: watch::Sender<u64>,
     exit: watch::Receiver<Option<i32>>,
 }
 
@@ -230,6 +238,7 @@ impl PtyProcess {
         let reader_output = output.clone();
         let title = watch::channel(None).0;
         let reader_title = title.clone();
+        let answers = spec.answer_state_query.then(|| input.clone());
         std::thread::Builder::new()
             .name(format!("pty-read-{pid}"))
             .spawn(move || {
@@ -247,8 +256,19 @@ impl PtyProcess {
                             }
                             reader_output.append(&buf[..n]);
                             for signal in scanner.scan(&buf[..n]) {
-                                if let TerminalSignal::Title(text) = &signal {
-                                    reader_title.send_replace(Some(text.clone()));
+                                match &signal {
+                                    TerminalSignal::Title(text) => {
+                                        reader_title.send_replace(Some(text.clone()));
+                                    }
+                                    TerminalSignal::StateQuery => {
+                                        if let Some(answers) = &answers {
+                                            let _ = answers.try_send(InputJob {
+                                                parts: vec![InputPart::Bytes(STATE_QUERY_ANSWER.to_vec())],
+                                                done: None,
+                                            });
+                                        }
+                                    }
+                                    TerminalSignal::AgentState(_) => {}
                                 }
                                 on_signal(signal);
                             }
@@ -288,6 +308,7 @@ impl PtyProcess {
             master: Mutex::new(pair.master),
             size: watch::channel((spec.cols, spec.rows)).0,
             title,
+            controller: watch::channel(0).0,
             exit: exit_rx,
         }))
     }
@@ -377,6 +398,27 @@ impl PtyProcess {
 
     pub fn size_watch(&self) -> watch::Receiver<(u16, u16)> {
         self.size.subscribe()
+    }
+
+    /// Gives control to `viewer` (taking it from whoever had it).
+    pub fn take_control(&self, viewer: u64) {
+        self.controller.send_replace(viewer);
+    }
+
+    /// Gives up control, if `viewer` still holds it.
+    pub fn release_control(&self, viewer: u64) {
+        self.controller.send_if_modified(|holder| {
+            let held = *holder == viewer;
+            if held {
+                *holder = 0;
+            }
+            held
+        });
+    }
+
+    /// Who holds control (0: nobody).
+    pub fn controller_watch(&self) -> watch::Receiver<u64> {
+        self.controller.subscribe()
     }
 
     /// The window title the program set last, if any.
