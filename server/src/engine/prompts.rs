@@ -214,3 +214,17 @@ pub fn resume(
         rule = inbox_rule(ctx, session_id),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_names_every_variable_an_agent_gets() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        for (name, meaning) in ENVIRONMENT {
+            let row = format!("| `{name}` | {meaning} |");
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
+    }
+}
