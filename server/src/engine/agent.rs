@@ -53,8 +53,8 @@ struct OptionalFlag {
     missing: &'static str,
 }
 
-/// A named command template with `{model}`, `{repo}`, `{prompt}`, `{prompt_file}` and
-/// `{mailbox}` placeholders.
+/// A named command template with `{model}`, `{repo}`, `{prompt}`, `{prompt_file}`, `{mailbox}`
+/// and `{mailbox_json}` (the mailbox as a JSON string) placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentProfile {
     pub name: String,
@@ -105,11 +105,13 @@ impl AgentProfile {
                     ],
                 ),
                 // Claude Code reports its state (OSC 7501) once the launcher answers its query.
+                // The mailbox is allowed through settings: `--add-dir` would ask whether to
+                // trust a directory outside the repository, with "No, exit" preselected.
                 "claude" => (
                     &[
                         "claude",
-                        "--add-dir",
-                        "{mailbox}",
+                        "--settings",
+                        r#"{"permissions":{"additionalDirectories":[{mailbox_json}]}}"#,
                         "--model",
                         "{model}",
                         "{prompt}",
@@ -117,10 +119,10 @@ impl AgentProfile {
                     Typing::Composer,
                     true,
                     vec![OptionalFlag {
-                        flag: "--add-dir",
+                        flag: "--settings",
                         takes_value: true,
-                        missing: "this claude has no --add-dir: agents may not be allowed to \
-                                  write their mailbox report",
+                        missing: "this claude has no --settings: agents may be asked whether to \
+                                  trust the mailbox directory before they can report",
                     }],
                 ),
                 "demo" => (&["{self}", "demo-agent"], Typing::Line, true, Vec::new()),
@@ -204,6 +206,10 @@ impl AgentProfile {
                 .replace("{repo}", values.repo)
                 .replace("{prompt_file}", values.prompt_file)
                 .replace("{mailbox}", values.mailbox)
+                .replace(
+                    "{mailbox_json}",
+                    &serde_json::Value::from(values.mailbox).to_string(),
+                )
                 .replace("{prompt}", values.prompt)
         };
         let mut filled = self.template.iter().map(fill);

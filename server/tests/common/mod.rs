@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod messages_endpoint;
 pub mod model_endpoint;
 
 use std::io::{BufRead, BufReader, Read, Write};
