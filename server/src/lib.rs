@@ -4,7 +4,10 @@
 pub mod config;
 pub mod demo_agent;
 pub mod engine;
+pub mod governance;
 pub mod http;
+pub mod ids;
 pub mod pty;
 pub mod report;
 pub mod store;
+pub mod sync;

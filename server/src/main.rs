@@ -1,26 +1,35 @@
 //! `codex-governance`: command line entry point and wiring.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use server::config::{repo_or_cwd, state_dir, Cli, Command, Config, ReportArgs, ServeArgs};
 use server::engine::Engine;
+use server::governance::GovernanceConfig;
 use server::http::{self, SecurityPolicy};
-use server::report::config::GovernanceConfig;
 use server::report::{self, Mode};
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    match cli
+    let outcome = match cli
         .command
         .unwrap_or_else(|| Command::Serve(Box::default()))
     {
-        Command::Serve(args) => tokio::runtime::Runtime::new()?.block_on(serve(*args)),
+        Command::Serve(args) => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")
+            .and_then(|runtime| runtime.block_on(serve(*args)))
+            .map(|()| ExitCode::SUCCESS),
         Command::Report(args) => report(args),
-        Command::DemoAgent => server::demo_agent::run(),
-    }
+        Command::DemoAgent => server::demo_agent::run().map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|err| {
+        // The whole chain of causes, as anyhow prints it.
+        eprintln!("Error: {err:?}");
+        ExitCode::FAILURE
+    })
 }
 
 fn init_logging() {
@@ -45,7 +54,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         (false, _) => None,
         (true, Some(token)) => Some(token.clone()),
         (true, None) => {
-            let token = server::engine::text::random_token();
+            let token = server::ids::random_token().context("cannot make an API token")?;
             eprintln!("remote access enabled; bearer token: {token}");
             Some(token)
         }
@@ -87,7 +96,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// `codex-governance report`: exit 0, or 1 when `--preflight` decides REVIEW.
-fn report(args: ReportArgs) -> Result<()> {
+fn report(args: ReportArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let repo = repo_or_cwd(args.repo.as_deref(), &cwd)?;
     let governance = GovernanceConfig::load(&repo)?;
@@ -105,18 +114,26 @@ fn report(args: ReportArgs) -> Result<()> {
         print!("{}", report::render_text(&report));
     }
     let review = report.preflight.checks.portability_reference_scan.decision != "PASS";
-    if args.preflight && review {
-        std::process::exit(1);
-    }
-    Ok(())
+    Ok(if args.preflight && review {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        }
+        Err(err) => {
+            tracing::warn!(%err, "no SIGTERM handler; only Ctrl-C stops the server cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
     tracing::info!("shutting down");
 }

@@ -42,7 +42,13 @@ fn pseudo_random(seed: &mut u64) -> u64 {
 fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let mut server = TestServer::start_with(AGENT, &[]);
     let acknowledged = Mutex::new(Acknowledged::default());
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64;
+    // Printed, and taken from CRASH_SEED when set, so a failing run can be replayed.
+    let mut seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15u64 ^ std::process::id() as u64)
+        .max(1);
+    eprintln!("crash loop seed: CRASH_SEED={seed}");
     for iteration in 0..iterations() {
         let stop = AtomicBool::new(false);
         let kill_after = Duration::from_millis(80 + pseudo_random(&mut seed) % 400);

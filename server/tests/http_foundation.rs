@@ -281,3 +281,46 @@ fn symlinks_planted_in_the_state_dir_are_refused() {
         "nothing was written outside"
     );
 }
+
+#[test]
+fn a_fifo_or_symlink_planted_at_a_transcript_neither_hangs_nor_leaks_on_restart() {
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "SECRET-OUTSIDE-THE-STATE-DIR\n").unwrap();
+    let mut server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let mut logs = Vec::new();
+    for task in ["fifo", "symlink"] {
+        let started = server.post_ok(
+            "/api/start_zhongshu_session",
+            serde_json::json!({"task": task}),
+        );
+        logs.push(started["session"]["log_path"].as_str().unwrap().to_string());
+    }
+    // The server dies; while it is down someone plants a FIFO and a symlink at the logs.
+    server.stop_with(libc::SIGKILL);
+    std::fs::remove_file(&logs[0]).unwrap();
+    let name = std::ffi::CString::new(logs[0].as_bytes()).unwrap();
+    // SAFETY: mkfifo only creates a file system node.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    std::fs::remove_file(&logs[1]).unwrap();
+    std::os::unix::fs::symlink(secret.path(), &logs[1]).unwrap();
+
+    // Restarting must not block on the FIFO (the harness waits for the URL line).
+    let (done, started) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let server = server.restart(&[], &[]);
+        let _ = done.send(server);
+    });
+    let server = started
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the restarted server came up");
+    let status = server.get("/api/status").json();
+    let sessions = status["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    for session in sessions {
+        assert_eq!(session["status"], "interrupted");
+        assert!(
+            !session["transcript_preview"].to_string().contains("SECRET"),
+            "{session}"
+        );
+    }
+}

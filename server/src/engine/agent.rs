@@ -1,6 +1,7 @@
 //! Agent profiles: which CLI a session runs (a command template), how a typed line is submitted
 //! to it, and which of its optional flags the installed version supports.
 
+use crate::sync::LockOrRecover;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -248,7 +249,7 @@ pub struct CommandValues<'a> {
 fn help_text(program: &str) -> Option<String> {
     static CACHE: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(known) = cache.lock().unwrap().get(program) {
+    if let Some(known) = cache.lock_or_recover().get(program) {
         return known.clone();
     }
     let help = run_help(program);

@@ -1,6 +1,7 @@
 //! The JSON Lines audit log: one object per line, keys sorted, each line one `write` so a crash
 //! never leaves a torn line behind (a torn tail from an older crash is cut at start-up).
 
+use crate::sync::LockOrRecover;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -33,7 +34,7 @@ impl Audit {
         line.insert("event".into(), Value::String(event.into()));
         let mut text = Value::Object(line).to_string();
         text.push('\n');
-        let mut file = self.file.lock().unwrap();
+        let mut file = self.file.lock_or_recover();
         if let Err(err) = file.write_all(text.as_bytes()) {
             tracing::error!(%err, event, "audit append failed");
         }

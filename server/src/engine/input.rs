@@ -100,7 +100,7 @@ impl Engine {
         self.emit("sessions", Some(&id));
         outcome?;
         let state = self.lock();
-        let record = state.session(&id).expect("exists").clone();
+        let record = state.known_session(&id)?;
         Ok(SessionResponse {
             ok: true,
             session: self.session_view(&state, &record),

@@ -18,6 +18,7 @@ pub mod text;
 mod turns;
 mod views;
 
+use crate::sync::LockOrRecover;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,30 +26,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use app::api::*;
+
+use crate::ids;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::config::Config;
+use crate::governance::GovernanceConfig;
 use crate::pty::PtyProcess;
-use crate::report::{self, config::GovernanceConfig};
+use crate::report;
 use crate::store::Store;
 use agent::AgentProfile;
 use audit::Audit;
 use paths::StatePaths;
 pub use records::SessionRecord;
 
-/// The last `max` bytes of a transcript file (empty when unreadable).
-pub fn transcript_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return Vec::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
-    let mut out = Vec::new();
-    let _ = file.read_to_end(&mut out);
-    out
-}
 use records::{INTERRUPTED, RUNNING};
 use terminals::TerminalEntry;
 pub use terminals::{ViewSource, Viewer, ViewerRefusal};
@@ -108,6 +100,13 @@ struct State {
 impl State {
     fn session(&self, id: &str) -> Option<&SessionRecord> {
         self.sessions.iter().find(|s| s.id == id)
+    }
+
+    /// A copy of a session the caller knows exists (a 500, not a panic, if it does not).
+    fn known_session(&self, id: &str) -> ApiResult<SessionRecord> {
+        self.session(id)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("session {id} is missing from the state")))
     }
 
     fn session_mut(&mut self, id: &str) -> Option<&mut SessionRecord> {
@@ -203,13 +202,14 @@ impl Engine {
             session.last_output_ms = log
                 .and_then(|m| m.modified().ok())
                 .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
-            session.final_preview = text::transcript_preview(
-                &transcript_tail(
+            // Read safely: a FIFO or symlink planted at the log path must not hang or redirect us.
+            let tail = paths
+                .read_tail(
                     std::path::Path::new(&session.log_path),
                     views::PREVIEW_BYTES as u64,
-                ),
-                6,
-            );
+                )
+                .unwrap_or_default();
+            session.final_preview = text::transcript_preview(&tail, 6);
             session.status = INTERRUPTED.into();
             session.ended_at = Some(now_text.clone());
             session.ended_at_ms = Some(now_ms);
@@ -302,11 +302,7 @@ impl Engine {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock must not take the whole launcher down with it.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.state.lock_or_recover()
     }
 
     fn emit(&self, topic: &'static str, session_id: Option<&str>) {
@@ -334,7 +330,7 @@ impl Engine {
     pub fn start_background(&self) {
         self.tick();
         match self.watch_mailboxes() {
-            Ok(watcher) => *self.shared.watcher.lock().unwrap() = Some(watcher),
+            Ok(watcher) => *self.shared.watcher.lock_or_recover() = Some(watcher),
             Err(err) => {
                 tracing::warn!(%err, "mailbox watcher unavailable; relying on the periodic scan")
             }
@@ -437,9 +433,9 @@ impl Engine {
                 Some(&self.shared.paths.root),
             )
         };
-        blocking(build).map_err(|err| match err.downcast_ref::<report::UnknownRef>() {
-            Some(unknown) => ApiError::bad_request(unknown.to_string()),
-            None => internal(err),
+        blocking(build).map_err(|err| match err {
+            report::ReportError::UnknownRef(_) => ApiError::bad_request(err.to_string()),
+            report::ReportError::Repository(err) => internal(err),
         })
     }
 
@@ -491,7 +487,7 @@ impl Engine {
         if id.is_empty() {
             return Err(ApiError::bad_request(format!("{what} is required")));
         }
-        if !text::is_valid_id(id) {
+        if !ids::is_valid_id(id) {
             return Err(ApiError::bad_request(format!(
                 "invalid {what}: {}",
                 text::clip(id, 80)

@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::text::is_valid_id;
+use crate::ids::is_valid_id;
 
 #[derive(Debug, Clone)]
 pub struct StatePaths {
@@ -123,6 +123,29 @@ impl StatePaths {
     /// planted under its name.
     pub fn read_capped(&self, path: &Path, max: u64) -> Result<(String, bool)> {
         use std::io::Read;
+        let file = self.open_regular(path)?;
+        let mut bytes = Vec::new();
+        file.take(max + 1).read_to_end(&mut bytes)?;
+        let truncated = bytes.len() as u64 > max;
+        bytes.truncate(max as usize);
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), truncated))
+    }
+
+    /// The last `max` bytes of a regular file inside the state directory (a transcript), with
+    /// the same guarantees as [`StatePaths::read_capped`].
+    pub fn read_tail(&self, path: &Path, max: u64) -> Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.open_regular(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+        let mut bytes = Vec::new();
+        file.take(max).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Opens a regular file inside the state directory for reading: never through a symlink,
+    /// and never waiting on a FIFO planted under its name.
+    fn open_regular(&self, path: &Path) -> Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         self.check_inside(path)?;
         let file = std::fs::OpenOptions::new()
@@ -133,11 +156,7 @@ impl StatePaths {
         if !file.metadata()?.is_file() {
             bail!("{} is not a regular file", path.display());
         }
-        let mut bytes = Vec::new();
-        file.take(max + 1).read_to_end(&mut bytes)?;
-        let truncated = bytes.len() as u64 > max;
-        bytes.truncate(max as usize);
-        Ok((String::from_utf8_lossy(&bytes).into_owned(), truncated))
+        Ok(file)
     }
 
     /// Moves a file to `to`, which must resolve inside the state directory (a rename replaces a
@@ -226,6 +245,26 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
         let err = paths.read_capped(&fifo, 8).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn transcript_tails_refuse_fifos_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::create(dir.path()).unwrap();
+        let log = paths.logs.join("a.log");
+        std::fs::write(&log, b"0123456789").unwrap();
+        assert_eq!(paths.read_tail(&log, 4).unwrap(), b"6789");
+        assert_eq!(paths.read_tail(&log, 100).unwrap(), b"0123456789");
+        // A FIFO would block a plain open forever.
+        let fifo = paths.logs.join("fifo.log");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo only creates a file system node.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert!(paths.read_tail(&fifo, 100).is_err());
+        // A symlink, even to a file inside, is not followed.
+        let link = paths.logs.join("link.log");
+        std::os::unix::fs::symlink(&log, &link).unwrap();
+        assert!(paths.read_tail(&link, 100).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Prompt templates (English). Each names exactly what the agent must do through the API or the
 //! mailbox, so an agent CLI needs nothing but the prompt to take part.
 
-use crate::report::config::Department;
+use crate::governance::Department;
 
 pub struct PromptContext<'a> {
     pub project: &'a str,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use app::api::*;
+
+use crate::ids;
 use serde_json::{json, Value};
 
 use super::paths::Mailbox;
@@ -132,10 +134,14 @@ pub(super) fn unique_destination(dir: &Path, name: &str) -> PathBuf {
         Some((s, e)) => (s.to_string(), format!(".{e}")),
         None => (name.to_string(), String::new()),
     };
-    (1..)
-        .map(|n| dir.join(format!("{stem}-{n}{ext}")))
-        .find(|p| !p.exists())
-        .expect("an unused name exists")
+    let mut n = 1u64;
+    loop {
+        let candidate = dir.join(format!("{stem}-{n}{ext}"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
 }
 
 fn section(out: &mut String, heading: &str, items: &[String], empty: &str) {
@@ -404,7 +410,13 @@ impl Engine {
                 self.mark_reported(state, &updated);
                 self.queue_notice(state, &updated);
             }
-            state.results.get_mut(&owner).expect("exists")[index] = updated;
+            if let Some(slot) = state
+                .results
+                .get_mut(&owner)
+                .and_then(|rs| rs.get_mut(index))
+            {
+                *slot = updated;
+            }
             return Ok(());
         }
 
@@ -445,7 +457,7 @@ impl Engine {
         let path = mailbox.archive.join(format!(
             "handoff-{}-{}.md",
             text::safe_name(&result.department_session_id),
-            text::unix_nanos()
+            ids::unix_nanos()
         ));
         let packet = handoff_markdown(result, &objective);
         match self.shared.paths.write_new(&path, packet.as_bytes()) {

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use app::api::*;
+
+use crate::ids;
 use serde_json::json;
 
 use super::agent::{AgentProfile, CommandValues};
 use super::records::*;
 use super::{internal, prompts, text, Engine, State};
+use crate::governance::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
 use crate::pty::{PtyProcess, SpawnSpec, TerminalSignal};
-use crate::report::config::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
 
 /// Everything needed to launch one session.
 pub(super) struct Launch {
@@ -50,7 +52,7 @@ impl Engine {
     /// Starts a session's process on a PTY and records it. The caller holds the state lock.
     pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
         let shared = &self.shared;
-        let id = text::new_id(if launch.kind == ZHONGSHU {
+        let id = ids::new_id(if launch.kind == ZHONGSHU {
             ZHONGSHU
         } else {
             &launch.department
@@ -91,7 +93,7 @@ impl Engine {
         let prompt_path = shared
             .paths
             .prompts
-            .join(format!("{stamp}-{}-{prefix}.txt", text::unix_nanos()));
+            .join(format!("{stamp}-{}-{prefix}.txt", ids::unix_nanos()));
         let log_path = shared.paths.logs.join(format!("{id}-{prefix}.log"));
         shared.paths.check_inside(&log_path).map_err(internal)?;
         shared
@@ -207,7 +209,7 @@ impl Engine {
             }),
         );
         // Every agent session is watchable from its start (as the original launcher's were).
-        let record = state.session(&id).expect("just inserted").clone();
+        let record = state.known_session(&id)?;
         let browser_terminal = self.new_session_view(state, &record)?;
         self.emit("sessions", Some(&id));
         Ok(StartedSession {
@@ -359,7 +361,7 @@ impl Engine {
             "session_resumed",
             json!({"session_id": new_id, "source_session_id": source_id, "inline": false}),
         );
-        let record = state.session(&new_id).expect("just launched").clone();
+        let record = state.known_session(&new_id)?;
         Ok(RestartResponse {
             ok: true,
             resumed_inline: false,
@@ -431,12 +433,9 @@ impl Engine {
     }
 
     /// Department config by key; Menxia is always known.
-    pub(super) fn department_config(
-        &self,
-        key: &str,
-    ) -> ApiResult<crate::report::config::Department> {
+    pub(super) fn department_config(&self, key: &str) -> ApiResult<crate::governance::Department> {
         if key == MENXIA_KEY {
-            return Ok(crate::report::config::Department {
+            return Ok(crate::governance::Department {
                 key: MENXIA_KEY.into(),
                 title: MENXIA_TITLE.into(),
                 duty: MENXIA_DUTY.into(),

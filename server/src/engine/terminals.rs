@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use app::api::*;
+
+use crate::ids;
 use serde_json::json;
 
 use super::{internal, text, Engine, State};
@@ -24,6 +26,8 @@ pub enum ViewSource {
     Live(Arc<PtyProcess>),
     /// The process is gone: replay its transcript, then report the exit.
     Ended {
+        /// Reads the transcript without following symlinks or blocking on FIFOs.
+        paths: super::paths::StatePaths,
         transcript: PathBuf,
         exit_code: Option<i32>,
         /// How much of the transcript's end to replay (the scrollback size).
@@ -121,8 +125,9 @@ impl Engine {
             .or_else(|| std::env::var("SHELL").ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "/bin/bash".into());
         let args = request.shell_args.unwrap_or_default();
-        let id = text::new_id("term");
-        let token = text::random_token();
+        let id = ids::new_id("term");
+        let token =
+            ids::random_token().map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
         let cwd = self.shared.config.repo.clone();
         let mut spec = SpawnSpec::new(shell.clone(), args.clone(), cwd.clone());
         spec.ring_bytes = self.shared.config.scrollback_bytes;
@@ -275,8 +280,9 @@ impl Engine {
         let (terminal, reused) = match existing {
             Some(terminal) => (terminal, true),
             None => {
-                let id = text::new_id("term");
-                let token = text::random_token();
+                let id = ids::new_id("term");
+                let token = ids::random_token()
+                    .map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
                 let terminal = BrowserTerminal {
                     id: id.clone(),
                     status: "running".into(),
@@ -316,8 +322,9 @@ impl Engine {
         state: &mut State,
         record: &super::SessionRecord,
     ) -> ApiResult<BrowserTerminal> {
-        let id = text::new_id("term");
-        let token = text::random_token();
+        let id = ids::new_id("term");
+        let token =
+            ids::random_token().map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
         let running = record.is_running();
         let terminal = BrowserTerminal {
             id: id.clone(),
@@ -385,7 +392,7 @@ impl Engine {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(ViewerRefusal::MissingToken)?;
-        if !text::is_valid_id(id) {
+        if !ids::is_valid_id(id) {
             return Err(ViewerRefusal::UnknownTerminal);
         }
         let state = self.lock();
@@ -395,7 +402,7 @@ impl Engine {
             .find(|t| t.record.id == id)
             .ok_or(ViewerRefusal::UnknownTerminal)?;
         let expected = entry.token.as_deref().ok_or(ViewerRefusal::WrongToken)?;
-        if !text::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        if !ids::tokens_equal(token.as_bytes(), expected.as_bytes()) {
             return Err(ViewerRefusal::WrongToken);
         }
         let source = match (&entry.process, &entry.record.session_id) {
@@ -407,6 +414,7 @@ impl Engine {
                         .session(session_id)
                         .ok_or(ViewerRefusal::UnknownTerminal)?;
                     ViewSource::Ended {
+                        paths: self.shared.paths.clone(),
                         transcript: PathBuf::from(&session.log_path),
                         exit_code: session.exit_code,
                         tail_bytes: self.shared.config.scrollback_bytes as u64,

@@ -1,6 +1,5 @@
-//! Small text and identity helpers shared by the engine.
-
-use std::sync::atomic::{AtomicI64, Ordering};
+//! Small text helpers of the engine: normalised input, clipped summaries, timestamps, terminal
+//! previews.
 
 /// CR/LF and runs of whitespace become single spaces; trimmed (SPEC §Sessions).
 pub fn normalize(text: &str) -> String {
@@ -21,56 +20,6 @@ pub fn clip(text: &str, limit: usize) -> String {
 /// RFC 3339 with the local offset, second precision.
 pub fn now_text() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
-
-pub fn unix_nanos() -> i64 {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-}
-
-/// `<prefix>-<unix nanos>`, strictly increasing within this process so ids never collide.
-pub fn new_id(prefix: &str) -> String {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let mut now = unix_nanos();
-    loop {
-        let last = LAST.load(Ordering::SeqCst);
-        if now <= last {
-            now = last + 1;
-        }
-        if LAST
-            .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            return format!("{prefix}-{now}");
-        }
-    }
-}
-
-/// Ids that reach file paths: `^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$` (SPEC §Security).
-pub fn is_valid_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 128
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
-}
-
-/// 128 random bits from the OS, hex encoded (terminal and API tokens).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .expect("/dev/urandom is readable");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares secrets without leaking where they differ through timing.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A file-name-safe version of any text (for handoff packet names).
@@ -163,28 +112,6 @@ mod tests {
     fn normalizes_whitespace_and_newlines() {
         assert_eq!(normalize("  fix\r\n the\tbug \n\n now "), "fix the bug now");
         assert_eq!(normalize(" \r\n "), "");
-    }
-
-    #[test]
-    fn ids_are_unique_and_validated() {
-        let a = new_id("zhongshu");
-        let b = new_id("zhongshu");
-        assert_ne!(a, b);
-        assert!(is_valid_id(&a));
-        for bad in [
-            "",
-            "../x",
-            "a/b",
-            "a\\b",
-            "%2e%2e",
-            "a\0b",
-            "-lead",
-            &"a".repeat(129),
-            "a.b",
-        ] {
-            assert!(!is_valid_id(bad), "{bad:?}");
-        }
-        assert!(is_valid_id(&"a".repeat(128)));
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl Engine {
             }
             self.emit("results", Some(&id));
         }
-        let record = state.session(&id).expect("checked above").clone();
+        let record = state.known_session(&id)?;
         let (running, completed): (Vec<&SessionRecord>, Vec<&SessionRecord>) = self
             .children(&state, &id)
             .partition(|c| c.is_running() && !c.is_reported());

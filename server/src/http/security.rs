@@ -97,9 +97,7 @@ impl SecurityPolicy {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        bearer.is_some_and(|given| {
-            crate::engine::text::constant_time_eq(given.as_bytes(), expected.as_bytes())
-        })
+        bearer.is_some_and(|given| crate::ids::tokens_equal(given.as_bytes(), expected.as_bytes()))
     }
 }
 

@@ -91,7 +91,7 @@ async fn send_event(
     socket: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     event: &ServerEvent,
 ) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(event).expect("events serialise");
+    let text = serde_json::to_string(event).map_err(axum::Error::new)?;
     socket.send(Message::Text(text.into())).await
 }
 
@@ -117,16 +117,21 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
     let process = match viewer.source {
         ViewSource::Live(process) => process,
         ViewSource::Ended {
+            paths,
             transcript,
             exit_code,
             tail_bytes,
         } => {
             // Replay the end of the transcript of a finished process.
-            let tail = tokio::task::spawn_blocking(move || {
-                crate::engine::transcript_tail(&transcript, tail_bytes)
-            })
-            .await
-            .unwrap_or_default();
+            let tail =
+                tokio::task::spawn_blocking(move || paths.read_tail(&transcript, tail_bytes))
+                    .await
+                    .ok()
+                    .and_then(|read| {
+                        read.inspect_err(|err| tracing::warn!("transcript replay: {err:#}"))
+                            .ok()
+                    })
+                    .unwrap_or_default();
             for chunk in tail.chunks(CHUNK) {
                 sink.send(Message::Binary(chunk.to_vec().into())).await?;
             }

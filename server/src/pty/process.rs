@@ -1,6 +1,7 @@
 //! A child process in a pseudo-terminal: output goes to a transcript file and a bounded ring of
 //! retained output (for late viewers and previews); input, resize and process-group kill.
 
+use crate::sync::LockOrRecover;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -91,7 +92,7 @@ impl Output {
 
     fn append(&self, data: &[u8]) {
         let end = {
-            let mut ring = self.ring.lock().unwrap();
+            let mut ring = self.ring.lock_or_recover();
             ring.push(data);
             ring.end()
         };
@@ -106,11 +107,11 @@ impl Output {
 
     /// See [`Ring::read_from`].
     pub fn read_from(&self, offset: u64, max: usize) -> (u64, Vec<u8>) {
-        self.ring.lock().unwrap().read_from(offset, max)
+        self.ring.lock_or_recover().read_from(offset, max)
     }
 
     pub fn tail(&self, max: usize) -> Vec<u8> {
-        self.ring.lock().unwrap().tail(max)
+        self.ring.lock_or_recover().tail(max)
     }
 
     pub fn subscribe(&self) -> watch::Receiver<OutputProgress> {
@@ -376,7 +377,7 @@ impl PtyProcess {
     /// Sets the terminal's size; viewers watching [`PtyProcess::size_watch`] hear of it.
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
         let (cols, rows) = (cols.max(1), rows.max(1));
-        let master = self.master.lock().unwrap();
+        let master = self.master.lock_or_recover();
         master.resize(PtySize {
             rows,
             cols,

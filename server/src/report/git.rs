@@ -33,13 +33,19 @@ fn path_text(bytes: &[u8]) -> String {
 }
 
 /// Sorted, unique changed paths with `/` separators.
-pub fn changed_paths(repo_dir: &Path, mode: &Mode) -> Result<Vec<String>> {
+pub fn changed_paths(repo_dir: &Path, mode: &Mode) -> Result<Vec<String>, ReportError> {
     let repo = Repository::open(repo_dir)
         .with_context(|| format!("{} is not a Git repository", repo_dir.display()))?;
     let paths = match mode {
         Mode::Worktree => worktree(repo_dir, &repo)?,
         Mode::Staged => staged(&repo)?,
-        Mode::Base(base) => against_base(&repo, base)?,
+        Mode::Base(base) => {
+            let tree = repo
+                .revparse_single(base)
+                .and_then(|object| object.peel_to_tree())
+                .map_err(|_| ReportError::UnknownRef(base.to_string()))?;
+            against_base(&repo, &tree)?
+        }
     };
     Ok(paths.into_iter().collect())
 }
@@ -129,7 +135,9 @@ fn partition_top_level(repo_dir: &Path, repo: &Repository) -> Result<Vec<Vec<Str
             // A pathspec must be UTF-8 here; such entries fall back to one full pass.
             return Ok(vec![Vec::new()]);
         };
-        let lightest = groups.iter_mut().min_by_key(|g| g.0).expect("workers >= 2");
+        let Some(lightest) = groups.iter_mut().min_by_key(|g| g.0) else {
+            return Ok(vec![Vec::new()]);
+        };
         lightest.0 += weight;
         lightest.1.push(name);
     }
@@ -176,15 +184,16 @@ fn staged(repo: &Repository) -> Result<BTreeSet<String>> {
     )?)
 }
 
-fn against_base(repo: &Repository, base: &str) -> Result<BTreeSet<String>> {
-    let tree = repo
-        .revparse_single(base)
-        .and_then(|object| object.peel_to_tree())
-        .map_err(|_| anyhow::Error::new(UnknownRef(base.to_string())))?;
-    new_paths(repo.diff_tree_to_workdir_with_index(Some(&tree), Some(&mut DiffOptions::new()))?)
+fn against_base(repo: &Repository, tree: &git2::Tree) -> Result<BTreeSet<String>> {
+    new_paths(repo.diff_tree_to_workdir_with_index(Some(tree), Some(&mut DiffOptions::new()))?)
 }
 
-/// The base ref names nothing in the repository (a client error, not a server fault).
+/// Why a report could not be built: the caller's mistake, or a fault reading the repository.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown base ref: {0}")]
-pub struct UnknownRef(pub String);
+pub enum ReportError {
+    /// The base ref names nothing in the repository (a client error, not a server fault).
+    #[error("unknown base ref: {0}")]
+    UnknownRef(String),
+    #[error(transparent)]
+    Repository(#[from] anyhow::Error),
+}

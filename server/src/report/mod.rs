@@ -1,7 +1,6 @@
 //! Governance report from Git state (SPEC §Report): changed paths routed to departments by glob
 //! rules, risk rules, verification commands and the portability preflight.
 
-pub mod config;
 pub mod git;
 mod glob;
 pub mod portability;
@@ -13,8 +12,8 @@ use std::path::Path;
 use anyhow::Result;
 use app::api::*;
 
-use config::{GovernanceConfig, RiskRule, MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
-pub use git::{Mode, UnknownRef};
+use crate::governance::{GovernanceConfig, RiskRule, MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
+pub use git::{Mode, ReportError};
 use glob::PatternSet;
 
 pub const TITLE: &str = "Codex 三省三部 Governance Report";
@@ -137,7 +136,7 @@ pub fn build(
     config: &GovernanceConfig,
     mode: &Mode,
     state_dir: Option<&Path>,
-) -> Result<GovernanceReport> {
+) -> Result<GovernanceReport, ReportError> {
     let mut paths = git::changed_paths(repo, mode)?;
     let repo_root = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
     let own = state_dir
@@ -152,7 +151,7 @@ pub fn build(
         paths.retain(|p| !p.starts_with(&prefix));
     }
     let preflight = portability::scan(repo, &config.portability_surfaces)?;
-    route(config, mode, paths, preflight)
+    Ok(route(config, mode, paths, preflight)?)
 }
 
 /// Models a suggested plan may use.

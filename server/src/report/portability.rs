@@ -284,7 +284,7 @@ mod tests {
         ] {
             std::fs::write(root.join(f), "x").unwrap();
         }
-        let files = surface_files(root, &super::super::config::default_surfaces()).unwrap();
+        let files = surface_files(root, &crate::governance::default_surfaces()).unwrap();
         assert_eq!(
             files,
             [

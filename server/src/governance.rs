@@ -237,7 +237,7 @@ impl GovernanceConfig {
             Some(DepartmentMap(list)) => {
                 let mut out = Vec::new();
                 for (key, d) in list {
-                    if key == MENXIA_KEY || !crate::engine::text::is_valid_id(&key) {
+                    if key == MENXIA_KEY || !crate::ids::is_valid_id(&key) {
                         bail!("{origin}: key `departments.{key}`: department keys must match [A-Za-z0-9][A-Za-z0-9_-]* and not be `menxia`");
                     }
                     out.push(Department {
