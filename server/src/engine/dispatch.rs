@@ -78,16 +78,13 @@ impl Engine {
         }
     }
 
-    pub(super) fn register_plan(
-        &self,
-        request: ReportPlanRequest,
-        source: &str,
-    ) -> ApiResult<ReportPlanResponse> {
+    /// `POST /api/report_zhongshu_plan`.
+    pub(super) fn report_plan(&self, request: ReportPlanRequest) -> ApiResult<ReportPlanResponse> {
         let mut state = self.lock();
-        self.register_plan_locked(&mut state, request, source)
+        self.register_plan_locked(&mut state, request, "http")
     }
 
-    /// [`Engine::register_plan`] with the state lock already held (plans from the mailbox).
+    /// Registers a plan (from the route or the mailbox) with the state lock already held.
     pub(super) fn register_plan_locked(
         &self,
         state: &mut State,
@@ -176,7 +173,7 @@ impl Engine {
     }
 
     /// The user's confirmed selection: queue it, start what fits.
-    pub(super) fn confirm_assignments(
+    pub(super) fn start_assignments(
         &self,
         request: StartAssignmentsRequest,
     ) -> ApiResult<StartAssignmentsResponse> {
@@ -342,7 +339,7 @@ impl Engine {
     }
 
     /// `POST /api/start_department`: start now, or 400 when every slot is taken.
-    pub(super) fn start_department_now(
+    pub(super) fn start_department(
         &self,
         request: StartDepartmentRequest,
         require_parent: bool,

@@ -56,7 +56,7 @@ impl Engine {
     }
 
     /// `POST /api/session_input`: types the line and records it in the session's input history.
-    pub(super) fn send_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse> {
+    pub(super) fn session_input(&self, request: SessionInputRequest) -> ApiResult<SessionResponse> {
         let id = self
             .require_id(&request.session_id, "session_id")?
             .to_string();

@@ -50,7 +50,7 @@ impl Engine {
             });
         match outcome {
             Ok(_) => {
-                let destination = super::results::unique_destination(&mailbox.archive, &name);
+                let destination = super::mailbox::unique_destination(&mailbox.archive, &name);
                 if let Err(err) = self.shared.paths.move_inside(file, &destination) {
                     tracing::error!("cannot archive plan file: {err:#}");
                 }

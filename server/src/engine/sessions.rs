@@ -258,7 +258,7 @@ impl Engine {
         self.pump_queue();
     }
 
-    pub(super) fn start_zhongshu_session(
+    pub(super) fn start_zhongshu(
         &self,
         request: StartZhongshuRequest,
     ) -> ApiResult<StartedSession> {
@@ -289,7 +289,7 @@ impl Engine {
         Ok(started)
     }
 
-    pub(super) fn restart_zhongshu_session(
+    pub(super) fn restart_zhongshu(
         &self,
         request: RestartZhongshuRequest,
     ) -> ApiResult<RestartResponse> {
@@ -410,7 +410,7 @@ impl Engine {
         )
     }
 
-    pub(super) fn close(&self, request: SessionIdRequest) -> ApiResult<SessionResponse> {
+    pub(super) fn close_session(&self, request: SessionIdRequest) -> ApiResult<SessionResponse> {
         let id = self
             .require_id(&request.session_id, "session_id")?
             .to_string();

@@ -99,7 +99,7 @@ impl Engine {
         Ok(record)
     }
 
-    pub(super) fn list_terminals(&self) -> TerminalsResponse {
+    pub(super) fn browser_terminals(&self) -> TerminalsResponse {
         let state = self.lock();
         TerminalsResponse {
             ok: true,
@@ -107,7 +107,10 @@ impl Engine {
         }
     }
 
-    pub(super) fn start_shell(&self, request: StartTerminalRequest) -> ApiResult<TerminalResponse> {
+    pub(super) fn start_browser_terminal(
+        &self,
+        request: StartTerminalRequest,
+    ) -> ApiResult<TerminalResponse> {
         let mut state = self.lock();
         if let Some(entry) = state.terminals.iter().rev().find(|t| {
             t.record.kind == INTERACTIVE && t.record.status == "running" && t.token.is_some()
@@ -179,7 +182,10 @@ impl Engine {
         self.emit("terminals", None);
     }
 
-    pub(super) fn close_terminal(&self, request: TerminalIdRequest) -> ApiResult<TerminalResponse> {
+    pub(super) fn close_browser_terminal(
+        &self,
+        request: TerminalIdRequest,
+    ) -> ApiResult<TerminalResponse> {
         let id = self.require_id(&request.id, "id")?.to_string();
         let mut state = self.lock();
         let index = state
@@ -211,7 +217,7 @@ impl Engine {
         })
     }
 
-    pub(super) fn session_terminal(
+    pub(super) fn start_session_terminal(
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse> {
@@ -249,7 +255,7 @@ impl Engine {
     /// `POST /api/session_control/start`: a terminal of a running session that accepts
     /// keystrokes (approvals, arrows, Ctrl-C) from the viewer holding control. Each viewer that
     /// connects to it takes control; the others watch (see `http::terminal`).
-    pub(super) fn session_control(
+    pub(super) fn start_session_control(
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse> {

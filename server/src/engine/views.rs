@@ -147,7 +147,7 @@ impl Engine {
             .collect()
     }
 
-    pub(super) fn status_payload(&self) -> StatusPayload {
+    pub(super) fn status(&self) -> StatusPayload {
         let state = self.lock();
         let config = &self.shared.config;
         let sessions: Vec<Session> = state
@@ -203,7 +203,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn zhongshu_sessions_payload(&self) -> ZhongshuSessionsResponse {
+    pub(super) fn zhongshu_sessions(&self) -> ZhongshuSessionsResponse {
         let state = self.lock();
         let zhongshu_sessions = state
             .sessions
@@ -227,7 +227,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn plan_payload(&self, id: &str) -> ApiResult<ZhongshuPlanResponse> {
+    pub(super) fn zhongshu_plan(&self, id: &str) -> ApiResult<ZhongshuPlanResponse> {
         let id = self.require_id(id, "id")?;
         let state = self.lock();
         let record = self.zhongshu(&state, id)?;
@@ -245,7 +245,7 @@ impl Engine {
         })
     }
 
-    pub(super) fn inbox_payload(&self, id: &str, peek: bool) -> ApiResult<InboxResponse> {
+    pub(super) fn zhongshu_inbox(&self, id: &str, peek: bool) -> ApiResult<InboxResponse> {
         let id = self.require_id(id, "id")?.to_string();
         self.zhongshu(&self.lock(), &id)?;
         self.collect_mailbox(&id);
@@ -297,7 +297,7 @@ impl Engine {
 
     /// The packet of one of this Zhongshu's results. The path comes from the registered
     /// result, never from the request, and is read only if it is inside the state directory.
-    pub(super) fn handoff_payload(
+    pub(super) fn handoff_packet(
         &self,
         id: &str,
         report_id: &str,
@@ -343,7 +343,7 @@ impl Engine {
         })
     }
 
-    pub(super) fn context_payload(&self, id: &str) -> ApiResult<ContextResponse> {
+    pub(super) fn zhongshu_context(&self, id: &str) -> ApiResult<ContextResponse> {
         let id = self.require_id(id, "id")?;
         let state = self.lock();
         let record = self.zhongshu(&state, id)?;
