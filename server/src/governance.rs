@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use app::api::RiskLevel;
 use serde::Deserialize;
 
 /// A Shangshu department: who owns which files and how their changes are verified.
@@ -22,7 +23,7 @@ pub struct Department {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RiskRule {
     pub name: String,
-    pub level: String,
+    pub level: RiskLevel,
     pub pattern: String,
     pub message: String,
     pub allow_pattern: Option<String>,
@@ -67,9 +68,9 @@ impl Default for GovernanceConfig {
                 globs: strings(globs),
                 verify: strings(verify),
             };
-        let risk = |name: &str, level: &str, pattern: &str, message: &str| RiskRule {
+        let risk = |name: &str, level: RiskLevel, pattern: &str, message: &str| RiskRule {
             name: name.into(),
-            level: level.into(),
+            level,
             pattern: pattern.into(),
             message: message.into(),
             allow_pattern: None,
@@ -105,9 +106,9 @@ impl Default for GovernanceConfig {
                 ),
             ],
             risk_rules: vec![
-                risk("runtime_artifact", "high", "output/", "output/ holds build artifacts; do not commit it as source"),
-                risk("secret_file", "high", ".env", "Looks like an environment or secret file; confirm it is scrubbed before committing"),
-                risk("vendor_tree", "medium", "vendor/", "vendor/ is usually imported code; explain the source and boundary before changing it"),
+                risk("runtime_artifact", RiskLevel::High, "output/", "output/ holds build artifacts; do not commit it as source"),
+                risk("secret_file", RiskLevel::High, ".env", "Looks like an environment or secret file; confirm it is scrubbed before committing"),
+                risk("vendor_tree", RiskLevel::Medium, "vendor/", "vendor/ is usually imported code; explain the source and boundary before changing it"),
             ],
             portability_surfaces: default_surfaces(),
         }
@@ -204,7 +205,7 @@ impl<'de> Deserialize<'de> for DepartmentMap {
     }
 }
 
-const LEVELS: [&str; 3] = ["low", "medium", "high"];
+const LEVELS: [RiskLevel; 3] = [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High];
 
 impl GovernanceConfig {
     /// `governance.yaml` of the repository, or the defaults when there is none.
@@ -272,12 +273,12 @@ impl GovernanceConfig {
                     if r.pattern.trim().is_empty() {
                         bail!("{origin}: key `risk_rules[{i}].pattern`: must not be empty");
                     }
-                    if !LEVELS.contains(&r.level.as_str()) {
+                    let Some(level) = LEVELS.into_iter().find(|l| l.as_str() == r.level) else {
                         bail!("{origin}: key `risk_rules[{i}].level`: {:?} is not one of low, medium, high", r.level);
-                    }
+                    };
                     Ok(RiskRule {
                         name: r.name,
-                        level: r.level,
+                        level,
                         pattern: r.pattern.replace('\\', "/"),
                         message: r.message,
                         allow_pattern: r.allow_pattern.filter(|a| !a.is_empty()),

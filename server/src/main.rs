@@ -113,7 +113,8 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
     } else {
         print!("{}", report::render_text(&report));
     }
-    let review = report.preflight.checks.portability_reference_scan.decision != "PASS";
+    let review =
+        report.preflight.checks.portability_reference_scan.decision != app::api::Decision::Pass;
     Ok(if args.preflight && review {
         ExitCode::FAILURE
     } else {

@@ -3,6 +3,8 @@
 
 use serde::{ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer};
 
+use super::states::*;
+
 /// Version of the JSON API; bumped when a payload changes incompatibly.
 pub const API_VERSION: u32 = 9;
 
@@ -116,15 +118,15 @@ pub struct InputRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
-    pub session_kind: String,
-    pub role: String,
+    pub session_kind: SessionKind,
+    pub role: SessionKind,
     pub department: String,
     pub title: String,
     pub task: String,
     pub model: String,
     pub agent: String,
     pub pid: Option<u32>,
-    pub status: String,
+    pub status: SessionStatus,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub ended_at: Option<String>,
@@ -133,11 +135,11 @@ pub struct Session {
     #[serde(default)]
     pub parent_session_id: Option<String>,
     pub mailbox: MailboxPaths,
-    pub heartbeat_status: String,
+    pub heartbeat_status: Heartbeat,
     pub idle_seconds: Option<u64>,
     pub last_activity_at: Option<String>,
     pub browser_terminal_id: Option<String>,
-    pub browser_terminal_status: Option<String>,
+    pub browser_terminal_status: Option<TerminalStatus>,
     pub browser_terminal_url: Option<String>,
     pub browser_terminal_title: Option<String>,
     pub transcript_preview: Vec<String>,
@@ -156,7 +158,7 @@ pub struct Session {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepartmentFields {
-    pub report_status: String,
+    pub report_status: ReportStatus,
     pub reported_at: Option<String>,
     pub last_report_id: Option<String>,
     pub auto_closed: bool,
@@ -167,7 +169,7 @@ pub struct DepartmentFields {
 pub struct ZhongshuFields {
     pub unread_result_count: u32,
     pub child_department_ids: Vec<String>,
-    pub plan_status: String,
+    pub plan_status: PlanStatus,
     pub plan_reported_at: Option<String>,
     pub input_history: Vec<InputRecord>,
     pub resumed_from_session_id: Option<String>,
@@ -188,7 +190,7 @@ pub struct QueuedAssignment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrowserTerminal {
     pub id: String,
-    pub status: String,
+    pub status: TerminalStatus,
     pub pid: Option<u32>,
     pub url: String,
     pub host: String,
@@ -197,8 +199,8 @@ pub struct BrowserTerminal {
     pub shell: String,
     pub shell_args: Vec<String>,
     pub cwd: String,
-    pub scope: String,
-    pub kind: String,
+    pub scope: TerminalScope,
+    pub kind: TerminalKind,
     pub read_only: bool,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

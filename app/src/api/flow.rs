@@ -1,5 +1,6 @@
 //! Payloads of plans, assignments, department results and the inbox (SPEC §Plans, §Mailbox).
 
+use super::states::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{QueuedAssignment, Session};
@@ -98,7 +99,7 @@ pub struct Plan {
     pub session_id: String,
     pub summary: String,
     pub reported_at: Option<String>,
-    pub source: String,
+    pub source: PlanSource,
     pub ready: bool,
     pub needs_confirmation: bool,
     pub assignments: Vec<Assignment>,
@@ -121,7 +122,7 @@ pub struct DepartmentResult {
     pub needs_user_confirmation: bool,
     pub next_action: String,
     pub reported_at: String,
-    pub source: String,
+    pub source: ResultSource,
     pub read: bool,
     pub mailbox_file: Option<String>,
     pub handoff_packet: Option<String>,

@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod flow;
 mod report;
+mod states;
 mod terminals;
 
 pub use dto::*;
@@ -16,6 +17,7 @@ pub use engine::{engine, EngineApi, EngineHandle};
 pub use error::{ApiError, ApiResult};
 pub use flow::*;
 pub use report::*;
+pub use states::*;
 pub use terminals::*;
 
 use leptos::prelude::*;

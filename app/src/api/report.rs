@@ -1,6 +1,7 @@
 //! The governance report (SPEC §Report): a contract shared with the reference tool — same keys,
 //! same meaning.
 
+use super::states::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Assignment, Counters};
@@ -25,7 +26,7 @@ pub struct ReportDepartment {
 pub struct RiskHit {
     pub path: String,
     pub name: String,
-    pub level: String,
+    pub level: RiskLevel,
     pub message: String,
 }
 
@@ -38,14 +39,12 @@ pub struct PortabilityMatch {
     pub column: u32,
     pub pattern: String,
     pub excerpt: String,
-    /// `violation` or `example`.
-    pub classification: String,
+    pub classification: Classification,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortabilityScan {
-    /// `PASS` or `REVIEW`.
-    pub decision: String,
+    pub decision: Decision,
     pub scope: String,
     pub scanned_files: Vec<String>,
     pub violations: Vec<PortabilityMatch>,

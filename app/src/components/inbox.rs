@@ -114,11 +114,11 @@ fn ResultItem(
         });
     };
     view! {
-        <li class="result" data-testid="inbox-result" data-source=result.source.clone()>
+        <li class="result" data-testid="inbox-result" data-source=result.source.as_str()>
             <div class="card-head">
                 <strong>{result.department.clone()}</strong>
                 {unread.then(|| view! { <Badge kind="warn" text=lang.tr("unread", "未读")/> })}
-                {(result.source == "launcher_fallback").then(|| view! { <Badge kind="bad" text=lang.tr("launcher fallback", "启动器兜底")/> })}
+                {(result.source == crate::api::ResultSource::LauncherFallback).then(|| view! { <Badge kind="bad" text=lang.tr("launcher fallback", "启动器兜底")/> })}
                 {result.needs_user_confirmation.then(|| view! { <Badge kind="warn" text=lang.tr("needs confirmation", "需要确认")/> })}
                 <span class="muted">{result.reported_at.clone()}</span>
             </div>

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{get_report, GovernanceReport};
+use crate::api::{get_report, GovernanceReport, RiskLevel};
 
 use crate::i18n::use_lang;
 
@@ -74,7 +74,7 @@ fn copy_to_clipboard(text: &str) {
 fn ReportBody(report: GovernanceReport) -> impl IntoView {
     let lang = use_lang();
     let scan = report.preflight.checks.portability_reference_scan.clone();
-    let pass = scan.decision == "PASS";
+    let pass = scan.decision == crate::api::Decision::Pass;
     view! {
         <ol class="provinces">
             {report.provinces.iter().map(|p| view! { <li><strong>{p.title.clone()}</strong><span class="muted">{p.duty.clone()}</span></li> }).collect_view()}
@@ -110,7 +110,7 @@ fn ReportBody(report: GovernanceReport) -> impl IntoView {
             view! { <p class="muted">{lang.tr("No risk rule hit.", "未命中风险规则。")}</p> }.into_any()
         } else {
             view! { <ul>{report.risks.iter().map(|r| view! {
-                <li><Badge kind={if r.level == "high" { "bad" } else if r.level == "medium" { "warn" } else { "muted" }} text=r.level.clone()/>
+                <li><Badge kind={match r.level { RiskLevel::High => "bad", RiskLevel::Medium => "warn", RiskLevel::Low => "muted" }} text=r.level.as_str()/>
                 " " <code>{r.path.clone()}</code> ": " {r.message.clone()}</li>
             }).collect_view()}</ul> }.into_any()
         }}
@@ -123,7 +123,7 @@ fn ReportBody(report: GovernanceReport) -> impl IntoView {
         </ul>
         <h3>{lang.tr("Preflight", "预检")}</h3>
         <p data-testid="preflight">
-            <Badge kind={if pass { "ok" } else { "warn" }} text=scan.decision.clone()/>
+            <Badge kind={if pass { "ok" } else { "warn" }} text=scan.decision.as_str()/>
             {
                 let (files, violations, examples) = (scan.scanned_files.len(), scan.violations.len(), scan.exceptions.len());
                 lang.tr(

@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 
 use crate::api::{
-    close_session, restart_zhongshu_session, session_input, RestartZhongshuRequest, Session,
-    SessionIdRequest, SessionInputRequest, ZhongshuEntry,
+    close_session, restart_zhongshu_session, session_input, Heartbeat, PlanStatus, ReportStatus,
+    RestartZhongshuRequest, Session, SessionIdRequest, SessionInputRequest, SessionStatus,
+    ZhongshuEntry,
 };
 
 use crate::i18n::use_lang;
@@ -35,7 +36,7 @@ pub fn SessionsPanel() -> impl IntoView {
                     .and_then(|f| f.plan_reported_at.clone())
                     .unwrap_or_default()
             );
-            fields.is_some_and(|f| f.plan_status == "awaiting_confirmation")
+            fields.is_some_and(|f| f.plan_status == PlanStatus::AwaitingConfirmation)
                 && !dismissed.contains(&key)
         });
         if let Some(entry) = waiting {
@@ -58,7 +59,7 @@ pub fn SessionsPanel() -> impl IntoView {
                 .flat_map(|z| std::iter::once(&z.session).chain(z.child_departments.iter()))
                 .filter(|s| {
                     use crate::api::AgentState;
-                    s.status == "running"
+                    s.status == SessionStatus::Running
                         && (s.agent_state == AgentState::WaitingForInput
                             || (s.agent_state == AgentState::Done && s.zhongshu_fields.is_some()))
                 })
@@ -120,10 +121,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
     let unread = fields.as_ref().map_or(0, |f| f.unread_result_count);
     let plan_status = fields
         .as_ref()
-        .map(|f| f.plan_status.clone())
-        .unwrap_or_default();
+        .map_or(PlanStatus::Waiting, |f| f.plan_status);
     let id = session.id.clone();
-    let running = session.status == "running";
+    let running = session.status == SessionStatus::Running;
     let input = RwSignal::new(String::new());
 
     let select = {
@@ -200,9 +200,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
             <div class="card-head">
                 <strong>{session.title.clone()}</strong>
                 <code>{id.clone()}</code>
-                {heartbeat_badge(&session.status, if running { "active" } else { "exited" }, None)}
+                {heartbeat_badge(session.status, if running { Heartbeat::Active } else { Heartbeat::Exited }, None)}
                 {agent_state_badge(&session)}
-                <Badge kind="info" text=format!("{}{}", lang.tr("plan: ", "计划:"), plan_status.replace('_', " "))/>
+                <Badge kind="info" text=format!("{}{}", lang.tr("plan: ", "计划:"), plan_status.as_str().replace('_', " "))/>
                 <span data-testid="unread-count">
                     <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=lang.tr(format!("{unread} unread"), format!("{unread} 条未读"))/>
                 </span>
@@ -210,7 +210,7 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
             <p class="task">{session.task.clone()}</p>
             <div class="row actions">
                 <button type="button" class="ghost" on:click=select>{lang.tr("Inbox", "收件箱")}</button>
-                {(plan_status == "awaiting_confirmation").then(|| view! {
+                {(plan_status == PlanStatus::AwaitingConfirmation).then(|| view! {
                     <button type="button" on:click=review data-testid="review-plan">{lang.tr("Review plan", "审阅计划")}</button>
                 })}
                 <button type="button" class="ghost" on:click=restart data-testid="restart-zhongshu">{lang.tr("Restart", "重启")}</button>
@@ -241,20 +241,19 @@ fn DepartmentRow(session: Session) -> impl IntoView {
     let report = session
         .department_fields
         .as_ref()
-        .map(|f| f.report_status.clone())
-        .unwrap_or_default();
+        .map_or(ReportStatus::Pending, |f| f.report_status);
     let last_line = session
         .transcript_preview
         .last()
         .cloned()
         .unwrap_or_default();
     view! {
-        <li class="department-row" data-testid="department-row" data-status=session.status.clone()>
+        <li class="department-row" data-testid="department-row" data-status=session.status.as_str()>
             <strong>{session.title.clone()}</strong>
             " " <code>{session.id.clone()}</code> " "
-            {heartbeat_badge(&session.status, &session.heartbeat_status, session.idle_seconds)}
+            {heartbeat_badge(session.status, session.heartbeat_status, session.idle_seconds)}
             " " {agent_state_badge(&session)}
-            " " <Badge kind={if report == "reported" { "ok" } else { "muted" }} text=report/>
+            " " <Badge kind={if report == ReportStatus::Reported { "ok" } else { "muted" }} text=report.as_str()/>
             <div class="preview muted">{last_line}</div>
         </li>
     }

@@ -112,13 +112,12 @@ pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl Int
     view! { <span class=format!("badge badge-{kind}")>{text}</span> }
 }
 
-/// The heartbeat badge of a session: active / stalled (with idle time) / exited / interrupted.
 /// What a running agent says: "needs input" while it waits at its prompt, "turn done" after a
 /// turn (Codex then waits for the next message too).
 pub fn agent_state_badge(session: &crate::api::Session) -> Option<impl IntoView> {
     use crate::api::AgentState;
     let lang = use_lang();
-    if session.status != "running" {
+    if session.status != crate::api::SessionStatus::Running {
         return None;
     }
     let (kind, text, test_id) = match session.agent_state {
@@ -129,21 +128,31 @@ pub fn agent_state_badge(session: &crate::api::Session) -> Option<impl IntoView>
     Some(view! { <span data-testid=test_id><Badge kind=kind text=text/></span> })
 }
 
-pub fn heartbeat_badge(status: &str, heartbeat: &str, idle: Option<u64>) -> impl IntoView {
+/// The heartbeat badge of a session: active / stalled (with idle time) / exited / interrupted.
+pub fn heartbeat_badge(
+    status: crate::api::SessionStatus,
+    heartbeat: crate::api::Heartbeat,
+    idle: Option<u64>,
+) -> impl IntoView {
+    use crate::api::{Heartbeat, SessionStatus};
     let lang = use_lang();
     let (kind, text) = match (status, heartbeat) {
-        ("interrupted", _) => ("bad", lang.tr("interrupted", "已中断").to_string()),
-        (_, "active") => ("ok", lang.tr("active", "活跃").to_string()),
-        (_, "stalled") => {
+        (SessionStatus::Interrupted, _) => ("bad", lang.tr("interrupted", "已中断").to_string()),
+        (_, Heartbeat::Active) => ("ok", lang.tr("active", "活跃").to_string()),
+        (_, Heartbeat::Stalled) => {
             let idle = idle.unwrap_or(0);
             (
                 "warn",
                 lang.tr(format!("stalled {idle}s"), format!("停滞 {idle} 秒")),
             )
         }
-        (_, "exited") | ("exited", _) => ("muted", lang.tr("exited", "已退出").to_string()),
-        (_, "unknown") => ("muted", lang.tr("starting", "启动中").to_string()),
-        _ => ("muted", status.to_string()),
+        (_, Heartbeat::Exited) | (SessionStatus::Exited, _) => {
+            ("muted", lang.tr("exited", "已退出").to_string())
+        }
+        (_, Heartbeat::Unknown) => ("muted", lang.tr("starting", "启动中").to_string()),
+        (SessionStatus::Running, Heartbeat::NotApplicable) => {
+            ("muted", status.as_str().to_string())
+        }
     };
     view! { <Badge kind=kind text=text/> }
 }

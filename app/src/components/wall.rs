@@ -45,7 +45,7 @@ pub fn TerminalWall() -> impl IntoView {
             .map(|s| {
                 s.sessions
                     .into_iter()
-                    .filter(|x| x.status == "running")
+                    .filter(|x| x.status == crate::api::SessionStatus::Running)
                     .map(|x| Pane {
                         title: format!("{} · {}", x.title, x.id),
                         session_id: x.id,

@@ -14,7 +14,7 @@ impl Engine {
             session_id: session_id.to_string(),
             summary: "Zhongshu has not reported a plan yet.".into(),
             reported_at: None,
-            source: "launcher".into(),
+            source: PlanSource::Launcher,
             ready: false,
             needs_confirmation: false,
             assignments: Vec::new(),
@@ -81,7 +81,7 @@ impl Engine {
     /// `POST /api/report_zhongshu_plan`.
     pub(super) fn report_plan(&self, request: ReportPlanRequest) -> ApiResult<ReportPlanResponse> {
         let mut state = self.lock();
-        self.register_plan_locked(&mut state, request, "http")
+        self.register_plan_locked(&mut state, request, PlanSource::Http)
     }
 
     /// Registers a plan (from the route or the mailbox) with the state lock already held.
@@ -89,7 +89,7 @@ impl Engine {
         &self,
         state: &mut State,
         request: ReportPlanRequest,
-        source: &str,
+        source: PlanSource,
     ) -> ApiResult<ReportPlanResponse> {
         let session_id = self.resolve_zhongshu(state, request.session_id.as_deref())?;
         let body = request.plan.unwrap_or_default();
@@ -111,7 +111,7 @@ impl Engine {
                 summary
             },
             reported_at: Some(text::now_text()),
-            source: source.into(),
+            source,
             ready: true,
             // An empty plan never asks to confirm nothing.
             needs_confirmation: !assignments.is_empty()
@@ -158,7 +158,7 @@ impl Engine {
             "zhongshu_plan_registered",
             json!({
                 "session_id": session_id,
-                "source": source,
+                "source": source.as_str(),
                 "assignment_count": plan.assignments.len(),
                 "auto_started": auto_started,
                 "auto_queued": auto_queued,
@@ -326,7 +326,7 @@ impl Engine {
         self.launch(
             state,
             Launch {
-                kind: DEPARTMENT,
+                kind: SessionKind::Department,
                 department: department.key,
                 title: department.title,
                 task: task.to_string(),

@@ -2,7 +2,6 @@
 
 use app::api::*;
 
-use super::records::*;
 use super::{text, Engine};
 
 /// How long after a department exits before the launcher reports for it.
@@ -41,9 +40,11 @@ impl Engine {
             let Ok(mailbox) = self.shared.paths.create_mailbox(&parent) else {
                 continue;
             };
-            let how = match record.status.as_str() {
-                INTERRUPTED => "was interrupted when the previous launcher stopped".to_string(),
-                _ => format!(
+            let how = match record.status {
+                SessionStatus::Interrupted => {
+                    "was interrupted when the previous launcher stopped".to_string()
+                }
+                SessionStatus::Exited | SessionStatus::Running => format!(
                     "exited with code {}",
                     record.exit_code.map_or("unknown".into(), |c| c.to_string())
                 ),
@@ -64,7 +65,7 @@ impl Engine {
                 needs_user_confirmation: true,
                 next_action: format!("Inspect {} and re-dispatch the {} assignment if needed.", record.log_path, record.department),
                 reported_at: text::now_text(),
-                source: "launcher_fallback".into(),
+                source: ResultSource::LauncherFallback,
                 read: false,
                 mailbox_file: None,
                 handoff_packet: None,

@@ -26,7 +26,7 @@ pub(super) fn handoff_markdown(result: &DepartmentResult, objective: &str) -> St
         ("parent_session_id", &result.parent_session_id),
         ("department_session_id", &result.department_session_id),
         ("department", &result.department),
-        ("source", &result.source),
+        ("source", &result.source.to_string()),
         ("reported_at", &result.reported_at),
     ] {
         let _ = writeln!(out, "{key}: {value}");
@@ -112,7 +112,7 @@ mod tests {
             needs_user_confirmation: false,
             next_action: String::new(),
             reported_at: "2026-01-01T00:00:00+00:00".into(),
-            source: "mailbox".into(),
+            source: ResultSource::Mailbox,
             read: false,
             mailbox_file: None,
             handoff_packet: None,

@@ -98,7 +98,7 @@ fn parse_report(
                 .map(text::normalize)
                 .unwrap_or_default(),
             reported_at: text::now_text(),
-            source: "mailbox".into(),
+            source: ResultSource::Mailbox,
             read: false,
             mailbox_file: None,
             handoff_packet: None,

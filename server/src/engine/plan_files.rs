@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use app::api::ReportPlanRequest;
+use app::api::{PlanSource, ReportPlanRequest};
 use serde_json::Value;
 
 use super::paths::Mailbox;
@@ -45,7 +45,7 @@ impl Engine {
                         ))
                     }
                 }
-                self.register_plan_locked(state, request, "mailbox")
+                self.register_plan_locked(state, request, PlanSource::Mailbox)
                     .map_err(|err| err.message)
             });
         match outcome {

@@ -1,24 +1,16 @@
 //! What the engine persists about a session (the API payload is derived from it, see views.rs).
 
-use app::api::{AgentState, InputRecord};
+use app::api::{AgentState, InputRecord, ReportStatus, SessionKind, SessionStatus};
 use serde::{Deserialize, Serialize};
 
+/// The department key of Zhongshu sessions.
 pub const ZHONGSHU: &str = "zhongshu";
-pub const DEPARTMENT: &str = "department";
-
-pub const RUNNING: &str = "running";
-pub const EXITED: &str = "exited";
-pub const INTERRUPTED: &str = "interrupted";
-
-pub const PENDING: &str = "pending";
-pub const REPORTED: &str = "reported";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: String,
     pub seq: i64,
-    /// `zhongshu` or `department`.
-    pub kind: String,
+    pub kind: SessionKind,
     /// Department key (`zhongshu` for Zhongshu sessions).
     pub department: String,
     pub title: String,
@@ -26,7 +18,7 @@ pub struct SessionRecord {
     pub model: String,
     pub agent: String,
     pub pid: Option<u32>,
-    pub status: String,
+    pub status: SessionStatus,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub ended_at: Option<String>,
@@ -36,7 +28,7 @@ pub struct SessionRecord {
     pub prompt_path: String,
     pub log_path: String,
     pub parent_session_id: Option<String>,
-    pub report_status: String,
+    pub report_status: ReportStatus,
     pub reported_at: Option<String>,
     pub last_report_id: Option<String>,
     pub auto_closed: bool,
@@ -66,15 +58,15 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     pub fn is_zhongshu(&self) -> bool {
-        self.kind == ZHONGSHU
+        self.kind == SessionKind::Zhongshu
     }
 
     pub fn is_running(&self) -> bool {
-        self.status == RUNNING
+        self.status == SessionStatus::Running
     }
 
     pub fn is_reported(&self) -> bool {
-        self.report_status == REPORTED
+        self.report_status == ReportStatus::Reported
     }
 
     /// A department that reported but whose agent is still finishing its turn.

@@ -11,7 +11,6 @@ use tokio::sync::broadcast;
 use super::agent::AgentProfile;
 use super::audit::Audit;
 use super::paths::StatePaths;
-use super::records::{INTERRUPTED, RUNNING};
 use super::terminals::{self, TerminalEntry};
 use super::{text, views, Engine, SessionRecord, Shared, State};
 use crate::config::Config;
@@ -44,7 +43,10 @@ impl Engine {
         let now_text = text::now_text();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut interrupted = Vec::new();
-        for session in sessions.iter_mut().filter(|s| s.status == RUNNING) {
+        for session in sessions
+            .iter_mut()
+            .filter(|s| s.status == SessionStatus::Running)
+        {
             // The process died with the previous server: freeze its preview from the transcript.
             let log = std::fs::metadata(&session.log_path)
                 .ok()
@@ -60,7 +62,7 @@ impl Engine {
                 )
                 .unwrap_or_default();
             session.final_preview = text::transcript_preview(&tail, 6);
-            session.status = INTERRUPTED.into();
+            session.status = SessionStatus::Interrupted;
             session.ended_at = Some(now_text.clone());
             session.ended_at_ms = Some(now_ms);
             session.close_after_ms = None;
@@ -90,7 +92,7 @@ impl Engine {
             .into_iter()
             .enumerate()
             .map(|(i, mut record)| {
-                if record.status == RUNNING {
+                if record.status == TerminalStatus::Running {
                     terminals::mark_ended(&mut record, now_text.clone());
                 }
                 TerminalEntry {

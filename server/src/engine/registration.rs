@@ -6,7 +6,6 @@ use app::api::*;
 use serde_json::json;
 
 use super::paths::Mailbox;
-use super::records::*;
 use super::{Engine, State};
 
 impl Engine {
@@ -25,8 +24,8 @@ impl Engine {
             .and_then(|rs| rs.iter().position(|r| r.report_id == result.report_id));
         if let Some(index) = existing {
             let current = state.results[&owner][index].clone();
-            let replaces_fallback =
-                current.source == "launcher_fallback" && result.source != "launcher_fallback";
+            let replaces_fallback = current.source == ResultSource::LauncherFallback
+                && result.source != ResultSource::LauncherFallback;
             let updated = if replaces_fallback {
                 result.handoff_packet = self.write_handoff(state, &result, mailbox);
                 result
@@ -88,13 +87,13 @@ impl Engine {
         let Some(record) = state.session_mut(&id) else {
             return;
         };
-        record.report_status = REPORTED.into();
+        record.report_status = ReportStatus::Reported;
         record.reported_at = Some(result.reported_at.clone());
         record.last_report_id = Some(result.report_id.clone());
         if let Err(err) = state.save_session(&id) {
             tracing::error!("{err:#}");
         }
-        if result.source != "launcher_fallback" {
+        if result.source != ResultSource::LauncherFallback {
             self.close_after_turn(state, &id);
         }
     }

@@ -15,7 +15,7 @@ use crate::pty::{PtyProcess, SpawnSpec, TerminalSignal};
 
 /// Everything needed to launch one session.
 pub(super) struct Launch {
-    pub kind: &'static str,
+    pub kind: SessionKind,
     pub department: String,
     pub title: String,
     pub task: String,
@@ -36,7 +36,7 @@ impl Launch {
         resumed_from: Option<String>,
     ) -> Launch {
         Launch {
-            kind: ZHONGSHU,
+            kind: SessionKind::Zhongshu,
             department: ZHONGSHU.into(),
             title: ZHONGSHU_TITLE.into(),
             task,
@@ -52,7 +52,7 @@ impl Engine {
     /// Starts a session's process on a PTY and records it. The caller holds the state lock.
     pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
         let shared = &self.shared;
-        let id = ids::new_id(if launch.kind == ZHONGSHU {
+        let id = ids::new_id(if launch.kind == SessionKind::Zhongshu {
             ZHONGSHU
         } else {
             &launch.department
@@ -67,7 +67,7 @@ impl Engine {
             .map_err(internal)?;
 
         let ctx = self.prompt_context();
-        let prompt = if launch.kind == ZHONGSHU {
+        let prompt = if launch.kind == SessionKind::Zhongshu {
             prompts::zhongshu(
                 &ctx,
                 &id,
@@ -119,7 +119,7 @@ impl Engine {
         spec.env = vec![
             ("CODEX_GOVERNANCE_URL".into(), shared.launcher_url.clone()),
             ("CODEX_GOVERNANCE_SESSION_ID".into(), id.clone()),
-            ("CODEX_GOVERNANCE_ROLE".into(), launch.kind.into()),
+            ("CODEX_GOVERNANCE_ROLE".into(), launch.kind.to_string()),
             (
                 "CODEX_GOVERNANCE_DEPARTMENT".into(),
                 launch.department.clone(),
@@ -164,14 +164,14 @@ impl Engine {
         let record = SessionRecord {
             id: id.clone(),
             seq,
-            kind: launch.kind.into(),
+            kind: launch.kind,
             department: launch.department.clone(),
             title: launch.title,
             task: launch.task,
             model: launch.model.clone(),
             agent: launch.agent.name.clone(),
             pid: Some(process.pid()),
-            status: RUNNING.into(),
+            status: SessionStatus::Running,
             exit_code: None,
             started_at: text::now_text(),
             ended_at: None,
@@ -179,7 +179,7 @@ impl Engine {
             prompt_path: prompt_file.clone(),
             log_path: log_path.display().to_string(),
             parent_session_id: launch.parent_session_id.clone(),
-            report_status: PENDING.into(),
+            report_status: ReportStatus::Pending,
             reported_at: None,
             last_report_id: None,
             auto_closed: false,
@@ -230,13 +230,13 @@ impl Engine {
             let Some(record) = state.session_mut(id) else {
                 return;
             };
-            record.status = EXITED.into();
+            record.status = SessionStatus::Exited;
             record.exit_code = Some(code);
             record.pid = None;
             record.ended_at = Some(text::now_text());
             record.ended_at_ms = Some(chrono::Utc::now().timestamp_millis());
             record.close_after_ms = None;
-            let kind = record.kind.clone();
+            let kind = record.kind;
             if let Err(err) = state.save_session(id) {
                 tracing::error!("{err:#}");
             }

@@ -50,15 +50,10 @@ pub enum ViewerRefusal {
 
 /// A terminal whose process is gone.
 pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
-    record.status = "exited".into();
+    record.status = TerminalStatus::Exited;
     record.ended_at = Some(at);
     record.pid = None;
 }
-
-const INTERACTIVE: &str = "interactive";
-const SESSION_PREVIEW: &str = "session_preview";
-/// A session's terminal that accepts keystrokes from the one viewer holding control.
-const SESSION_CONTROL: &str = "codex_session";
 
 impl Engine {
     fn terminal_url(&self, id: &str, token: &str) -> String {
@@ -113,7 +108,9 @@ impl Engine {
     ) -> ApiResult<TerminalResponse> {
         let mut state = self.lock();
         if let Some(entry) = state.terminals.iter().rev().find(|t| {
-            t.record.kind == INTERACTIVE && t.record.status == "running" && t.token.is_some()
+            t.record.kind == TerminalKind::Interactive
+                && t.record.status == TerminalStatus::Running
+                && t.token.is_some()
         }) {
             return Ok(TerminalResponse {
                 ok: true,
@@ -148,7 +145,7 @@ impl Engine {
         .map_err(|e| ApiError::bad_request(format!("cannot start shell {shell}: {e}")))?;
         let record = BrowserTerminal {
             id: id.clone(),
-            status: "running".into(),
+            status: TerminalStatus::Running,
             pid: Some(process.pid()),
             url: self.terminal_url(&id, &token),
             host: "127.0.0.1".into(),
@@ -157,8 +154,8 @@ impl Engine {
             shell,
             shell_args: args,
             cwd: cwd.display().to_string(),
-            scope: "global".into(),
-            kind: INTERACTIVE.into(),
+            scope: TerminalScope::Global,
+            kind: TerminalKind::Interactive,
             read_only: false,
             title: "Shell".into(),
             session_id: None,
@@ -199,7 +196,7 @@ impl Engine {
         }
         // A closed terminal admits no more viewers.
         entry.token = None;
-        if entry.record.status == "running" {
+        if entry.record.status == TerminalStatus::Running {
             mark_ended(&mut entry.record, text::now_text());
         }
         let record = entry.record.clone();
@@ -235,7 +232,7 @@ impl Engine {
             .rev()
             .find(|t| {
                 t.record.session_id.as_deref() == Some(session_id.as_str())
-                    && t.record.kind == SESSION_PREVIEW
+                    && t.record.kind == TerminalKind::SessionPreview
                     && t.token.is_some()
             })
             .map(|t| t.record.clone());
@@ -278,8 +275,8 @@ impl Engine {
             .rev()
             .find(|t| {
                 t.record.session_id.as_deref() == Some(session_id.as_str())
-                    && t.record.kind == SESSION_CONTROL
-                    && t.record.status == "running"
+                    && t.record.kind == TerminalKind::CodexSession
+                    && t.record.status == TerminalStatus::Running
                     && t.token.is_some()
             })
             .map(|t| t.record.clone());
@@ -291,7 +288,7 @@ impl Engine {
                     .map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
                 let terminal = BrowserTerminal {
                     id: id.clone(),
-                    status: "running".into(),
+                    status: TerminalStatus::Running,
                     pid: record.pid,
                     url: self.terminal_url(&id, &token),
                     host: "127.0.0.1".into(),
@@ -300,8 +297,8 @@ impl Engine {
                     shell: record.agent.clone(),
                     shell_args: Vec::new(),
                     cwd: self.shared.config.repo.display().to_string(),
-                    scope: "session".into(),
-                    kind: SESSION_CONTROL.into(),
+                    scope: TerminalScope::Session,
+                    kind: TerminalKind::CodexSession,
                     read_only: false,
                     title: format!("{} · {}", record.title, record.id),
                     session_id: Some(session_id.clone()),
@@ -334,7 +331,11 @@ impl Engine {
         let running = record.is_running();
         let terminal = BrowserTerminal {
             id: id.clone(),
-            status: if running { "running" } else { "exited" }.into(),
+            status: if running {
+                TerminalStatus::Running
+            } else {
+                TerminalStatus::Exited
+            },
             pid: record.pid,
             url: self.terminal_url(&id, &token),
             host: "127.0.0.1".into(),
@@ -343,8 +344,8 @@ impl Engine {
             shell: record.agent.clone(),
             shell_args: Vec::new(),
             cwd: self.shared.config.repo.display().to_string(),
-            scope: "session".into(),
-            kind: SESSION_PREVIEW.into(),
+            scope: TerminalScope::Session,
+            kind: TerminalKind::SessionPreview,
             read_only: true,
             title: format!("{} · {}", record.title, record.id),
             session_id: Some(record.id.clone()),
@@ -360,12 +361,13 @@ impl Engine {
             .iter()
             .enumerate()
             .filter(|(_, t)| {
-                t.record.session_id.as_deref() == Some(session_id) && t.record.status == "running"
+                t.record.session_id.as_deref() == Some(session_id)
+                    && t.record.status == TerminalStatus::Running
             })
             .map(|(index, _)| index)
             .collect();
         for index in ended {
-            if state.terminals[index].record.kind == SESSION_CONTROL {
+            if state.terminals[index].record.kind == TerminalKind::CodexSession {
                 state.terminals[index].token = None;
             }
             mark_ended(&mut state.terminals[index].record, text::now_text());
@@ -387,7 +389,7 @@ impl Engine {
             .rev()
             .find(|t| {
                 t.token.is_some()
-                    && t.record.kind == SESSION_PREVIEW
+                    && t.record.kind == TerminalKind::SessionPreview
                     && t.record.session_id.as_deref() == Some(session_id)
             })
             .map(|t| &t.record)

@@ -103,7 +103,7 @@ impl Engine {
         record.auto_closed = true;
         record.auto_close_reason = Some(reason.to_string());
         record.close_after_ms = None;
-        let kind = record.kind.clone();
+        let kind = record.kind;
         if let Err(err) = state.save_session(id) {
             tracing::error!("{err:#}");
         }

@@ -34,16 +34,16 @@ impl Engine {
         let now = chrono::Utc::now().timestamp_millis();
         let idle_seconds = last_output_ms.map(|t| ((now - t).max(0) / 1000) as u64);
         let heartbeat = if record.is_zhongshu() {
-            "n/a"
+            Heartbeat::NotApplicable
         } else if !record.is_running() {
-            "exited"
+            Heartbeat::Exited
         } else {
             match idle_seconds {
                 // An agent that says it waits at its prompt is quiet, not stuck.
-                Some(_) if record.agent_state.is_at_rest() => "active",
-                None => "unknown",
-                Some(idle) if idle < self.shared.config.stale_seconds => "active",
-                Some(_) => "stalled",
+                Some(_) if record.agent_state.is_at_rest() => Heartbeat::Active,
+                None => Heartbeat::Unknown,
+                Some(idle) if idle < self.shared.config.stale_seconds => Heartbeat::Active,
+                Some(_) => Heartbeat::Stalled,
             }
         };
         let mailbox = self
@@ -59,9 +59,9 @@ impl Engine {
         let (department_fields, zhongshu_fields) = if record.is_zhongshu() {
             let plan = state.plans.get(&record.id);
             let plan_status = match plan {
-                Some(p) if p.ready && p.needs_confirmation => "awaiting_confirmation",
-                Some(p) if p.ready => "confirmed",
-                _ => "waiting",
+                Some(p) if p.ready && p.needs_confirmation => PlanStatus::AwaitingConfirmation,
+                Some(p) if p.ready => PlanStatus::Confirmed,
+                _ => PlanStatus::Waiting,
             };
             let unread = state
                 .results
@@ -76,7 +76,7 @@ impl Engine {
                         .children(state, &record.id)
                         .map(|c| c.id.clone())
                         .collect(),
-                    plan_status: plan_status.into(),
+                    plan_status,
                     plan_reported_at: plan.and_then(|p| p.reported_at.clone()),
                     input_history: record.input_history.clone(),
                     resumed_from_session_id: record.resumed_from_session_id.clone(),
@@ -85,7 +85,7 @@ impl Engine {
         } else {
             (
                 Some(DepartmentFields {
-                    report_status: record.report_status.clone(),
+                    report_status: record.report_status,
                     reported_at: record.reported_at.clone(),
                     last_report_id: record.last_report_id.clone(),
                     auto_closed: record.auto_closed,
@@ -96,15 +96,15 @@ impl Engine {
         };
         Session {
             id: record.id.clone(),
-            session_kind: record.kind.clone(),
-            role: record.kind.clone(),
+            session_kind: record.kind,
+            role: record.kind,
             department: record.department.clone(),
             title: record.title.clone(),
             task: record.task.clone(),
             model: record.model.clone(),
             agent: record.agent.clone(),
             pid: record.pid,
-            status: record.status.clone(),
+            status: record.status,
             exit_code: record.exit_code,
             started_at: record.started_at.clone(),
             ended_at: record.ended_at.clone(),
@@ -112,11 +112,11 @@ impl Engine {
             log_path: record.log_path.clone(),
             parent_session_id: record.parent_session_id.clone(),
             mailbox,
-            heartbeat_status: heartbeat.into(),
+            heartbeat_status: heartbeat,
             idle_seconds,
             last_activity_at: last_output_ms.map(rfc3339_from_ms),
             browser_terminal_id: terminal.map(|t| t.id.clone()),
-            browser_terminal_status: terminal.map(|t| t.status.clone()),
+            browser_terminal_status: terminal.map(|t| t.status),
             browser_terminal_url: terminal.map(|t| t.url.clone()),
             browser_terminal_title: terminal.map(|t| t.title.clone()),
             transcript_preview: preview,
@@ -158,7 +158,7 @@ impl Engine {
         let (zhongshu_sessions, department_sessions): (Vec<Session>, Vec<Session>) = sessions
             .iter()
             .cloned()
-            .partition(|s| s.session_kind == ZHONGSHU);
+            .partition(|s| s.session_kind == SessionKind::Zhongshu);
         let counters = self.counters(&state);
         let queue: Vec<QueuedAssignment> = state.queue.iter().map(|(_, q)| q.clone()).collect();
         StatusPayload {
@@ -177,7 +177,7 @@ impl Engine {
             active_terminals: state
                 .terminals
                 .iter()
-                .filter(|t| t.record.status == RUNNING)
+                .filter(|t| t.record.status == TerminalStatus::Running)
                 .count() as u32,
             active_department_sessions: counters.active_department_sessions,
             active_zhongshu_sessions: counters.active_zhongshu_sessions,

@@ -88,7 +88,7 @@ pub fn route(
                 risks.push(RiskHit {
                     path: path.clone(),
                     name: rule.name.clone(),
-                    level: rule.level.clone(),
+                    level: rule.level,
                     message: rule.message.clone(),
                 });
             }
@@ -171,7 +171,7 @@ fn recommend(
     report: &GovernanceReport,
     models: &ModelPolicy,
 ) -> (String, String) {
-    let high = report.risks.iter().any(|r| r.level == "high");
+    let high = report.risks.iter().any(|r| r.level == RiskLevel::High);
     let complex = report.changed_count >= 20 || files >= 12;
     let (model, reason) = if key == MENXIA_KEY {
         (
@@ -245,7 +245,7 @@ pub fn suggest_assignments(
     let menxia_required = report
         .risks
         .iter()
-        .any(|r| r.level == "high" || r.level == "medium");
+        .any(|r| matches!(r.level, RiskLevel::High | RiskLevel::Medium));
     if menxia_required {
         let files: Vec<String> = report.risks.iter().map(|r| r.path.clone()).collect();
         let (model, model_reason) = recommend(MENXIA_KEY, files.len(), report, models);
@@ -341,7 +341,7 @@ mod tests {
 
     fn scan() -> PortabilityScan {
         PortabilityScan {
-            decision: "PASS".into(),
+            decision: Decision::Pass,
             scope: portability::SCOPE.into(),
             scanned_files: vec![],
             violations: vec![],

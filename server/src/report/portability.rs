@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use app::api::{PortabilityMatch, PortabilityScan};
+use app::api::{Classification, Decision, PortabilityMatch, PortabilityScan};
 use globset::{Glob, GlobSetBuilder};
 
 pub const SCOPE: &str = "active_governance_surfaces";
@@ -59,12 +59,12 @@ fn in_inline_code(chars: &[char], start: usize) -> bool {
     before % 2 == 1 && after >= 1
 }
 
-fn classify(line: &str, chars: &[char], start: usize, in_fence: bool) -> &'static str {
+fn classify(line: &str, chars: &[char], start: usize, in_fence: bool) -> Classification {
     if in_fence || line.starts_with("    ") || in_inline_code(chars, start) {
-        "example"
+        Classification::Example
     } else {
         // A Markdown link target is a violation too: readers follow it.
-        "violation"
+        Classification::Violation
     }
 }
 
@@ -109,9 +109,9 @@ pub fn scan_text(
                 column: start as u32 + 1,
                 pattern: pattern.to_string(),
                 excerpt: line.trim().to_string(),
-                classification: classification.to_string(),
+                classification,
             };
-            if classification == "violation" {
+            if classification == Classification::Violation {
                 violations.push(record);
             } else {
                 exceptions.push(record);
@@ -190,11 +190,10 @@ pub fn scan(repo: &Path, surfaces: &[String]) -> Result<PortabilityScan> {
     }
     Ok(PortabilityScan {
         decision: if violations.is_empty() {
-            "PASS"
+            Decision::Pass
         } else {
-            "REVIEW"
-        }
-        .into(),
+            Decision::Review
+        },
         scope: SCOPE.into(),
         scanned_files: files,
         violations,
@@ -265,8 +264,12 @@ mod tests {
         // The reference toggles the fence before scanning the fence line itself.
         assert_eq!(lines(&e), [3, 5, 6]);
         assert_eq!(lines(&v), [1, 7]);
-        assert!(e.iter().all(|m| m.classification == "example"));
-        assert!(v.iter().all(|m| m.classification == "violation"));
+        assert!(e
+            .iter()
+            .all(|m| m.classification == Classification::Example));
+        assert!(v
+            .iter()
+            .all(|m| m.classification == Classification::Violation));
     }
 
     #[test]
