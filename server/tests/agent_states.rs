@@ -297,3 +297,39 @@ fn terminal_pages_may_be_framed_by_listed_origins_and_refusals_carry_the_headers
     assert_eq!(foreign.status, 403);
     assert_eq!(foreign.header("x-content-type-options"), Some("nosniff"));
 }
+
+#[test]
+fn the_original_dashboard_finds_what_it_reads() {
+    let server = TestServer::start_with(&[], FAST);
+    let first = start_zhongshu(&server, "first");
+    let second = start_zhongshu(&server, "second");
+    // Newest first: the original dashboard takes [0] as the latest session.
+    let status = server.get_ok("/api/status");
+    assert_eq!(status["sessions"][0]["id"], second.as_str());
+    assert_eq!(status["zhongshu_sessions"][1]["id"], first.as_str());
+    let listed = server.get_ok("/api/zhongshu_sessions");
+    assert_eq!(listed["zhongshu_sessions"][0]["id"], second.as_str());
+
+    // Its confirmation dialog reads the limits and model choices inside `plan`.
+    let plan = server.get_ok(&format!("/api/zhongshu_plan?id={second}"));
+    assert_eq!(plan["plan"]["max_department_sessions"], 2, "{plan}");
+    assert_eq!(plan["plan"]["active_department_sessions"], 0);
+    assert_eq!(plan["plan"]["model_choices"], json!(["gpt-5.5", "gpt-5.4"]));
+    assert_eq!(plan["max_department_sessions"], 2);
+
+    // Closing a running session's view leaves it named, as exited, until a new one is opened.
+    let view = session(&server, &second);
+    let view_id = view["browser_terminal_id"].as_str().unwrap().to_string();
+    server.post_ok("/api/browser_terminal/close", json!({"id": view_id}));
+    let closed = session(&server, &second);
+    assert_eq!(closed["browser_terminal_id"], view_id.as_str());
+    assert_eq!(closed["browser_terminal_status"], "exited");
+    let reopened = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": second}),
+    );
+    assert_eq!(reopened["reused"], false);
+    let now = session(&server, &second);
+    assert_eq!(now["browser_terminal_id"], reopened["terminal"]["id"]);
+    assert_eq!(now["browser_terminal_status"], "running");
+}

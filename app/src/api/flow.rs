@@ -267,6 +267,17 @@ pub struct StartAssignmentsResponse {
 pub struct ZhongshuPlanResponse {
     pub ok: bool,
     pub session: Session,
+    pub plan: PlanView,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub model_choices: Vec<String>,
+}
+
+/// A plan as `GET /api/zhongshu_plan` shows it: with the slot counters and model choices inside
+/// `plan` too, where the original dashboard reads them for its confirmation dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    #[serde(flatten)]
     pub plan: Plan,
     #[serde(flatten)]
     pub counters: Counters,

@@ -27,9 +27,9 @@ pub fn PlanDialog() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match plan.await {
-                    Ok(Some(response)) if response.plan.ready => {
-                        view! { <PlanForm assignments=response.plan.assignments.clone() summary=response.plan.summary.clone()
-                            session_id=response.session.id.clone() reported_at=response.plan.reported_at.clone().unwrap_or_default()
+                    Ok(Some(response)) if response.plan.plan.ready => {
+                        view! { <PlanForm assignments=response.plan.plan.assignments.clone() summary=response.plan.plan.summary.clone()
+                            session_id=response.session.id.clone() reported_at=response.plan.plan.reported_at.clone().unwrap_or_default()
                             models=response.model_choices.clone()/> }.into_any()
                     }
                     _ => ().into_any(),

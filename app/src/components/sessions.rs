@@ -102,7 +102,7 @@ pub fn SessionsPanel() -> impl IntoView {
                                 }
                             </p>
                             <ul class="zhongshu-list">
-                                {data.zhongshu_sessions.into_iter().rev().map(|entry| view! { <ZhongshuCard entry/> }).collect_view()}
+                                {data.zhongshu_sessions.into_iter().map(|entry| view! { <ZhongshuCard entry/> }).collect_view()}
                             </ul>
                         }.into_any(),
                     }

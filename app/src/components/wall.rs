@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{
     start_browser_terminal, start_session_browser_terminal, start_session_control, ControlHolder,
-    SessionIdRequest, StartTerminalRequest,
+    SessionIdRequest, StartTerminalRequest, TerminalStatus,
 };
 use crate::i18n::use_lang;
 use crate::terminal::TerminalView;
@@ -49,7 +49,10 @@ pub fn TerminalWall() -> impl IntoView {
                     .map(|x| Pane {
                         title: format!("{} · {}", x.title, x.id),
                         session_id: x.id,
-                        url: x.browser_terminal_url,
+                        // A closed view is not watchable: the pane opens a new one.
+                        url: x
+                            .browser_terminal_url
+                            .filter(|_| x.browser_terminal_status == Some(TerminalStatus::Running)),
                     })
                     .collect()
             })

@@ -383,15 +383,15 @@ impl Engine {
         state: &'s State,
         session_id: &str,
     ) -> Option<&'s BrowserTerminal> {
-        state
-            .terminals
-            .iter()
-            .rev()
-            .find(|t| {
-                t.token.is_some()
-                    && t.record.kind == TerminalKind::SessionPreview
-                    && t.record.session_id.as_deref() == Some(session_id)
-            })
+        let mut views = state.terminals.iter().rev().filter(|t| {
+            t.record.kind == TerminalKind::SessionPreview
+                && t.record.session_id.as_deref() == Some(session_id)
+        });
+        let live = views.clone().find(|t| t.token.is_some());
+        // A running session whose view someone closed still names it (as exited), as the
+        // original launcher does; `session_browser_terminal/start` opens a new one.
+        let running = state.session(session_id).is_some_and(|s| s.is_running());
+        live.or_else(|| views.next().filter(|_| running))
             .map(|t| &t.record)
     }
 

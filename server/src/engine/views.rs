@@ -150,9 +150,11 @@ impl Engine {
     pub(super) fn status(&self) -> StatusPayload {
         let state = self.lock();
         let config = &self.shared.config;
+        // Newest first, as the original launcher lists them (its dashboard takes [0] as latest).
         let sessions: Vec<Session> = state
             .sessions
             .iter()
+            .rev()
             .map(|r| self.session_view(&state, r))
             .collect();
         let (zhongshu_sessions, department_sessions): (Vec<Session>, Vec<Session>) = sessions
@@ -208,6 +210,7 @@ impl Engine {
         let zhongshu_sessions = state
             .sessions
             .iter()
+            .rev()
             .filter(|s| s.is_zhongshu())
             .map(|record| ZhongshuEntry {
                 session: self.session_view(&state, record),
@@ -236,12 +239,18 @@ impl Engine {
             .get(id)
             .cloned()
             .unwrap_or_else(|| self.empty_plan(id));
+        let counters = self.counters(&state);
+        let model_choices = self.shared.config.models.clone();
         Ok(ZhongshuPlanResponse {
             ok: true,
             session: self.session_view(&state, record),
-            plan,
-            counters: self.counters(&state),
-            model_choices: self.shared.config.models.clone(),
+            plan: PlanView {
+                plan,
+                counters,
+                model_choices: model_choices.clone(),
+            },
+            counters,
+            model_choices,
         })
     }
 
