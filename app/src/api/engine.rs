@@ -60,3 +60,16 @@ pub fn engine() -> ApiResult<Arc<dyn EngineApi>> {
         .map(|handle| handle.0)
         .ok_or_else(|| ApiError::internal("launcher engine is not available"))
 }
+
+/// Runs an engine call on tokio's blocking pool. The engine touches SQLite, spawns processes and
+/// reads files under its lock; none of that may stall the reactor that serves the push stream,
+/// the terminals and every other connection, however slow the disk is.
+#[cfg(feature = "ssr")]
+pub async fn off_reactor<T: Send + 'static>(
+    call: impl FnOnce(&dyn EngineApi) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let engine = engine()?;
+    tokio::task::spawn_blocking(move || call(engine.as_ref()))
+        .await
+        .unwrap_or_else(|err| Err(ApiError::internal(format!("engine call failed: {err}"))))
+}

@@ -13,6 +13,8 @@ mod terminals;
 
 pub use dto::*;
 #[cfg(feature = "ssr")]
+use engine::off_reactor;
+#[cfg(feature = "ssr")]
 pub use engine::{engine, EngineApi, EngineHandle};
 pub use error::{ApiError, ApiResult};
 pub use flow::*;
@@ -34,19 +36,19 @@ pub fn is_peek(value: Option<&str>) -> bool {
 /// `GET /api/status`: launcher state, sessions, queue, API version, models, limits.
 #[server(prefix = "/api", endpoint = "status", input = GetUrl)]
 pub async fn get_status() -> Result<StatusPayload, ApiError> {
-    engine()?.status()
+    off_reactor(move |engine| engine.status()).await
 }
 
 /// `GET /api/sessions`: same payload as `/api/status` (kept for the reference's clients).
 #[server(prefix = "/api", endpoint = "sessions", input = GetUrl)]
 pub async fn get_sessions() -> Result<StatusPayload, ApiError> {
-    engine()?.status()
+    off_reactor(move |engine| engine.status()).await
 }
 
 /// `GET /api/zhongshu_sessions`: Zhongshu sessions with their departments and queue.
 #[server(prefix = "/api", endpoint = "zhongshu_sessions", input = GetUrl)]
 pub async fn zhongshu_sessions() -> Result<ZhongshuSessionsResponse, ApiError> {
-    engine()?.zhongshu_sessions()
+    off_reactor(move |engine| engine.zhongshu_sessions()).await
 }
 
 /// `GET /api/zhongshu_plan?id=`: the latest plan of a Zhongshu session.
@@ -54,7 +56,7 @@ pub async fn zhongshu_sessions() -> Result<ZhongshuSessionsResponse, ApiError> {
 pub async fn zhongshu_plan(
     #[server(default)] id: String,
 ) -> Result<ZhongshuPlanResponse, ApiError> {
-    engine()?.zhongshu_plan(id)
+    off_reactor(move |engine| engine.zhongshu_plan(id)).await
 }
 
 /// `GET /api/zhongshu_inbox?id=&peek=`: unread and read results; marks them read unless peek.
@@ -63,13 +65,13 @@ pub async fn zhongshu_inbox(
     #[server(default)] id: String,
     #[server(default)] peek: Option<String>,
 ) -> Result<InboxResponse, ApiError> {
-    engine()?.zhongshu_inbox(id, is_peek(peek.as_deref()))
+    off_reactor(move |engine| engine.zhongshu_inbox(id, is_peek(peek.as_deref()))).await
 }
 
 /// `GET /api/zhongshu_context?id=`: restart snapshot (task, plan, recent reports, children).
 #[server(prefix = "/api", endpoint = "zhongshu_context", input = GetUrl)]
 pub async fn zhongshu_context(#[server(default)] id: String) -> Result<ContextResponse, ApiError> {
-    engine()?.zhongshu_context(id)
+    off_reactor(move |engine| engine.zhongshu_context(id)).await
 }
 
 /// `GET /api/handoff_packet?id=&report_id=`: the Markdown handoff packet of one result.
@@ -78,7 +80,7 @@ pub async fn handoff_packet(
     #[server(default)] id: String,
     #[server(default)] report_id: String,
 ) -> Result<HandoffPacketResponse, ApiError> {
-    engine()?.handoff_packet(id, report_id)
+    off_reactor(move |engine| engine.handoff_packet(id, report_id)).await
 }
 
 /// `GET /api/report?mode=worktree|staged|base&base=REF`: the governance report from Git state.
@@ -87,7 +89,7 @@ pub async fn get_report(
     #[server(default)] mode: Option<String>,
     #[server(default)] base: Option<String>,
 ) -> Result<ReportResponse, ApiError> {
-    engine()?.report(mode, base)
+    off_reactor(move |engine| engine.report(mode, base)).await
 }
 
 /// `POST /api/plan_assignments {task}`: a suggested plan from the worktree report.
@@ -95,13 +97,13 @@ pub async fn get_report(
 pub async fn plan_assignments(
     #[server(flatten)] request: PlanAssignmentsRequest,
 ) -> Result<PlanAssignmentsResponse, ApiError> {
-    engine()?.plan_assignments(request)
+    off_reactor(move |engine| engine.plan_assignments(request)).await
 }
 
 /// `GET /api/browser_terminals`: every browser terminal of this server run and before.
 #[server(prefix = "/api", endpoint = "browser_terminals", input = GetUrl)]
 pub async fn browser_terminals() -> Result<TerminalsResponse, ApiError> {
-    engine()?.browser_terminals()
+    off_reactor(move |engine| engine.browser_terminals()).await
 }
 
 /// `POST /api/browser_terminal/start {shell?, shell_args?}`: an interactive shell in the repo
@@ -110,7 +112,7 @@ pub async fn browser_terminals() -> Result<TerminalsResponse, ApiError> {
 pub async fn start_browser_terminal(
     #[server(flatten)] request: StartTerminalRequest,
 ) -> Result<TerminalResponse, ApiError> {
-    engine()?.start_browser_terminal(request)
+    off_reactor(move |engine| engine.start_browser_terminal(request)).await
 }
 
 /// `POST /api/browser_terminal/close {id}`: ends the terminal (and its shell's process group).
@@ -118,7 +120,7 @@ pub async fn start_browser_terminal(
 pub async fn close_browser_terminal(
     #[server(flatten)] request: TerminalIdRequest,
 ) -> Result<TerminalResponse, ApiError> {
-    engine()?.close_browser_terminal(request)
+    off_reactor(move |engine| engine.close_browser_terminal(request)).await
 }
 
 /// `POST /api/session_browser_terminal/start {session_id}`: a read-only live view of a session.
@@ -126,7 +128,7 @@ pub async fn close_browser_terminal(
 pub async fn start_session_browser_terminal(
     #[server(flatten)] request: SessionIdRequest,
 ) -> Result<SessionTerminalResponse, ApiError> {
-    engine()?.start_session_terminal(request)
+    off_reactor(move |engine| engine.start_session_terminal(request)).await
 }
 
 /// `POST /api/session_control/start {session_id}`: a terminal of a running session that accepts
@@ -135,7 +137,7 @@ pub async fn start_session_browser_terminal(
 pub async fn start_session_control(
     #[server(flatten)] request: SessionIdRequest,
 ) -> Result<SessionTerminalResponse, ApiError> {
-    engine()?.start_session_control(request)
+    off_reactor(move |engine| engine.start_session_control(request)).await
 }
 
 /// `POST /api/start_zhongshu_session {task, model?, agent?}`.
@@ -143,7 +145,7 @@ pub async fn start_session_control(
 pub async fn start_zhongshu_session(
     #[server(flatten)] request: StartZhongshuRequest,
 ) -> Result<StartedSession, ApiError> {
-    engine()?.start_zhongshu(request)
+    off_reactor(move |engine| engine.start_zhongshu(request)).await
 }
 
 /// `POST /api/start_zhongshu`: alias of `/api/start_zhongshu_session`.
@@ -151,7 +153,7 @@ pub async fn start_zhongshu_session(
 pub async fn start_zhongshu(
     #[server(flatten)] request: StartZhongshuRequest,
 ) -> Result<StartedSession, ApiError> {
-    engine()?.start_zhongshu(request)
+    off_reactor(move |engine| engine.start_zhongshu(request)).await
 }
 
 /// `POST /api/restart_zhongshu_session {session_id, model?}`.
@@ -159,7 +161,7 @@ pub async fn start_zhongshu(
 pub async fn restart_zhongshu_session(
     #[server(flatten)] request: RestartZhongshuRequest,
 ) -> Result<RestartResponse, ApiError> {
-    engine()?.restart_zhongshu(request)
+    off_reactor(move |engine| engine.restart_zhongshu(request)).await
 }
 
 /// `POST /api/report_zhongshu_plan {session_id, summary, assignments}`.
@@ -167,7 +169,7 @@ pub async fn restart_zhongshu_session(
 pub async fn report_zhongshu_plan(
     #[server(flatten)] request: ReportPlanRequest,
 ) -> Result<ReportPlanResponse, ApiError> {
-    engine()?.report_plan(request)
+    off_reactor(move |engine| engine.report_plan(request)).await
 }
 
 /// `POST /api/start_assignments {parent_session_id, assignments}`: the confirmation gate.
@@ -175,7 +177,7 @@ pub async fn report_zhongshu_plan(
 pub async fn start_assignments(
     #[server(flatten)] request: StartAssignmentsRequest,
 ) -> Result<StartAssignmentsResponse, ApiError> {
-    engine()?.start_assignments(request)
+    off_reactor(move |engine| engine.start_assignments(request)).await
 }
 
 /// `POST /api/start_department {department, task, parent_session_id?, model?}`.
@@ -183,7 +185,7 @@ pub async fn start_assignments(
 pub async fn start_department(
     #[server(flatten)] request: StartDepartmentRequest,
 ) -> Result<StartedSession, ApiError> {
-    engine()?.start_department(request, false)
+    off_reactor(move |engine| engine.start_department(request, false)).await
 }
 
 /// `POST /api/start_department_for_zhongshu`: like start_department, parent required.
@@ -191,7 +193,7 @@ pub async fn start_department(
 pub async fn start_department_for_zhongshu(
     #[server(flatten)] request: StartDepartmentRequest,
 ) -> Result<StartedSession, ApiError> {
-    engine()?.start_department(request, true)
+    off_reactor(move |engine| engine.start_department(request, true)).await
 }
 
 /// `POST /api/session_input {session_id, input}`: types a line into a running session.
@@ -199,7 +201,7 @@ pub async fn start_department_for_zhongshu(
 pub async fn session_input(
     #[server(flatten)] request: SessionInputRequest,
 ) -> Result<SessionResponse, ApiError> {
-    engine()?.session_input(request)
+    off_reactor(move |engine| engine.session_input(request)).await
 }
 
 /// `POST /api/close_session {session_id}`: ends the session's whole process group.
@@ -207,7 +209,7 @@ pub async fn session_input(
 pub async fn close_session(
     #[server(flatten)] request: SessionIdRequest,
 ) -> Result<SessionResponse, ApiError> {
-    engine()?.close_session(request)
+    off_reactor(move |engine| engine.close_session(request)).await
 }
 
 #[cfg(test)]

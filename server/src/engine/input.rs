@@ -6,7 +6,7 @@ use std::time::Duration;
 use app::api::*;
 
 use super::agent::{AgentProfile, Typing};
-use super::{blocking, internal, text, Engine};
+use super::{internal, text, Engine};
 
 /// How long a typed line may take to be written (the program must read its terminal).
 const TYPING_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +37,8 @@ impl Engine {
         let written = process
             .type_parts(typing.parts(line))
             .map_err(|e| internal(anyhow::anyhow!("cannot write to session {id}: {e}")))?;
-        blocking(|| written.recv_timeout(TYPING_TIMEOUT))
+        written
+            .recv_timeout(TYPING_TIMEOUT)
             .map_err(|_| {
                 internal(anyhow::anyhow!(
                     "session {id} did not take the input within {}s",

@@ -2,6 +2,10 @@
 //! packets, heartbeat, notifications and audit. State lives in memory and in SQLite; every
 //! acknowledged change is committed before the API answers. No Leptos types beyond the API
 //! contract it implements.
+//!
+//! Engine methods block (SQLite, process spawns, file IO, waiting for typed input to be
+//! written): callers run them off the async reactor (`app::api::off_reactor` for the routes,
+//! `spawn_blocking` in `http::terminal` and the background tick).
 
 pub mod agent;
 mod api;
@@ -71,16 +75,6 @@ struct Shared {
     state: Mutex<State>,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
-}
-
-/// Runs blocking work (disk, a PTY write we wait for) without stalling the async reactor.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
-    }
 }
 
 /// A server fault as an API error (the message says what failed).

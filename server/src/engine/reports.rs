@@ -2,7 +2,7 @@
 
 use app::api::*;
 
-use super::{blocking, internal, text, Engine};
+use super::{internal, text, Engine};
 use crate::report;
 
 /// `mode`/`base` query parameters as a report mode (400 when they do not fit together).
@@ -23,18 +23,15 @@ fn report_mode(mode: Option<&str>, base: Option<String>) -> ApiResult<report::Mo
 }
 
 impl Engine {
-    /// Builds the report off the async reactor (libgit2 walks the whole working tree).
+    /// Builds the report (libgit2 walks the whole working tree: callers are off the reactor).
     fn governance_report(&self, mode: &report::Mode) -> ApiResult<GovernanceReport> {
-        let build = || {
-            let config = &self.shared.config;
-            report::build(
-                &config.repo,
-                &self.shared.governance,
-                mode,
-                Some(&self.shared.paths.root),
-            )
-        };
-        blocking(build).map_err(|err| match err {
+        report::build(
+            &self.shared.config.repo,
+            &self.shared.governance,
+            mode,
+            Some(&self.shared.paths.root),
+        )
+        .map_err(|err| match err {
             report::ReportError::UnknownRef(_) => ApiError::bad_request(err.to_string()),
             report::ReportError::Repository(err) => internal(err),
         })

@@ -50,6 +50,13 @@ fn refusal(reason: ViewerRefusal) -> Response {
     }
 }
 
+/// Checks a viewer's token off the reactor (it takes the engine lock, which a slow disk can hold).
+async fn admit(engine: Engine, id: String, token: Option<String>) -> Result<Viewer, ViewerRefusal> {
+    tokio::task::spawn_blocking(move || engine.open_viewer(&id, token.as_deref()))
+        .await
+        .unwrap_or(Err(ViewerRefusal::UnknownTerminal))
+}
+
 /// Refuses the terminal page without the terminal's token (the page itself holds no secret,
 /// but it must not become a way to probe terminals).
 pub async fn page_guard(State(engine): State<Engine>, request: Request, next: Next) -> Response {
@@ -59,7 +66,8 @@ pub async fn page_guard(State(engine): State<Engine>, request: Request, next: Ne
             .query()
             .and_then(|q| serde_urlencoded::from_str::<TokenQuery>(q).ok())
             .and_then(|q| q.token);
-        if let Err(reason) = engine.open_viewer(id.trim_end_matches('/'), token.as_deref()) {
+        let id = id.trim_end_matches('/').to_string();
+        if let Err(reason) = admit(engine, id, token).await {
             return refusal(reason);
         }
     }
@@ -73,7 +81,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     // Authenticate before upgrading: a refused viewer never gets a 101.
-    let viewer = match engine.open_viewer(&id, query.token.as_deref()) {
+    let viewer = match admit(engine, id, query.token).await {
         Ok(viewer) => viewer,
         Err(reason) => return refusal(reason),
     };

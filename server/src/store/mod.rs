@@ -73,6 +73,7 @@ impl Store {
 
     /// Runs `f` in a transaction and commits it.
     pub fn write<T>(&mut self, f: impl FnOnce(&Writer) -> Result<T>) -> Result<T> {
+        slow_disk_for_tests();
         let writer = Writer {
             tx: self.conn.transaction()?,
         };
@@ -221,6 +222,24 @@ impl Writer<'_> {
 
     pub fn terminal(&self, id: &str, seq: i64, record: &impl Serialize) -> Result<()> {
         self.upsert_ordered(Ordered::Terminals, id, seq, record)
+    }
+}
+
+/// Debug builds only: `CODEX_GOVERNANCE_TEST_STORE_DELAY_MS` makes every commit that slow, so
+/// tests can show a slow disk stalls no connection (`tests/responsiveness.rs`).
+fn slow_disk_for_tests() {
+    #[cfg(debug_assertions)]
+    {
+        static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+        let delay = DELAY.get_or_init(|| {
+            std::env::var("CODEX_GOVERNANCE_TEST_STORE_DELAY_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(std::time::Duration::from_millis)
+        });
+        if let Some(delay) = delay {
+            std::thread::sleep(*delay);
+        }
     }
 }
 
