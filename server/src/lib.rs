@@ -1,4 +1,5 @@
 //! codex-governance server: launcher engine, governance report, PTY hosting and HTTP surface.
+//! Public is what the `codex-governance` binary wires together; the rest is crate-private.
 #![recursion_limit = "512"]
 
 pub mod config;
@@ -7,7 +8,7 @@ pub mod engine;
 pub mod governance;
 pub mod http;
 pub mod ids;
-pub mod pty;
+pub(crate) mod pty;
 pub mod report;
-pub mod store;
-pub mod sync;
+pub(crate) mod store;
+pub(crate) mod sync;

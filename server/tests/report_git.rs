@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::TestServer;
 use git2::{IndexAddOption, Repository, Signature};
-use server::report::{git::changed_paths, Mode};
+use server::report::{changed_paths, Mode};
 
 fn write(root: &Path, path: &str, text: &str) {
     let full = root.join(path);

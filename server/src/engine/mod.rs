@@ -7,9 +7,9 @@
 //! written): callers run them off the async reactor (`app::api::off_reactor` for the routes,
 //! `spawn_blocking` in `http::terminal` and the background tick).
 
-pub mod agent;
+pub(crate) mod agent;
 mod api;
-pub mod audit;
+pub(crate) mod audit;
 mod background;
 mod dispatch;
 mod fallback;
@@ -17,9 +17,9 @@ mod handoff;
 mod input;
 mod mailbox;
 mod notices;
-pub mod paths;
+pub(crate) mod paths;
 mod plan_files;
-pub mod prompts;
+pub(crate) mod prompts;
 mod records;
 mod recovery;
 mod registration;
@@ -27,7 +27,7 @@ mod reports;
 mod sessions;
 mod state;
 mod terminals;
-pub mod text;
+pub(crate) mod text;
 mod turns;
 mod views;
 
@@ -46,9 +46,9 @@ use crate::sync::LockOrRecover;
 use agent::AgentProfile;
 use audit::Audit;
 use paths::StatePaths;
-pub use records::SessionRecord;
+pub(crate) use records::SessionRecord;
 use state::State;
-pub use terminals::{ViewSource, Viewer, ViewerRefusal};
+pub(crate) use terminals::{ViewSource, Viewer, ViewerRefusal};
 
 /// Something changed; the push stream and terminal views listen for these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

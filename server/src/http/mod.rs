@@ -4,9 +4,9 @@
 mod assets;
 mod events;
 mod failure;
-pub mod security;
+mod security;
 mod serve;
-pub mod terminal;
+mod terminal;
 
 use std::sync::Arc;
 
@@ -22,7 +22,8 @@ use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
 
 pub use assets::locate_site_root;
-pub use failure::failure;
+
+use failure::failure;
 pub use security::SecurityPolicy;
 pub use serve::serve;
 

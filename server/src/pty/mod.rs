@@ -4,9 +4,7 @@ mod osc;
 mod process;
 mod ring;
 
-pub use osc::{OscScanner, TerminalSignal};
+pub use osc::TerminalSignal;
 pub use process::{
-    InputPart, Output, OutputProgress, PtyProcess, SignalHandler, SpawnSpec, DEFAULT_COLS,
-    DEFAULT_RING_BYTES, DEFAULT_ROWS,
+    InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_RING_BYTES, DEFAULT_ROWS,
 };
-pub use ring::Ring;

@@ -27,6 +27,7 @@ impl Ring {
     }
 
     /// Offset of the oldest byte still retained.
+    #[cfg(test)]
     pub fn start(&self) -> u64 {
         self.start
     }

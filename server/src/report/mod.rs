@@ -1,9 +1,9 @@
 //! Governance report from Git state (SPEC §Report): changed paths routed to departments by glob
 //! rules, risk rules, verification commands and the portability preflight.
 
-pub mod git;
+mod git;
 mod glob;
-pub mod portability;
+mod portability;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -13,7 +13,7 @@ use anyhow::Result;
 use app::api::*;
 
 use crate::governance::{GovernanceConfig, RiskRule, MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
-pub use git::{Mode, ReportError};
+pub use git::{changed_paths, Mode, ReportError};
 use glob::PatternSet;
 
 pub const TITLE: &str = "Codex 三省三部 Governance Report";
