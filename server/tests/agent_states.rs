@@ -42,6 +42,34 @@ fn custom_agent(dir: &std::path::Path, department_body: &str) -> String {
     format!("sh {}", script.display())
 }
 
+/// A server whose agent is the custom script, with this close grace; a Zhongshu; and one
+/// department started under it. Returns the server, the department's id and the script's folder.
+fn one_custom_department(
+    department_body: &str,
+    grace: &str,
+) -> (TestServer, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let command = custom_agent(dir.path(), department_body);
+    let server = TestServer::start_with(
+        &[
+            "--agent",
+            "custom",
+            "--agent-command",
+            &command,
+            "--close-grace-seconds",
+            grace,
+        ],
+        &[],
+    );
+    let zid = start_zhongshu(&server, "custom agents");
+    let started = server.post_ok(
+        "/api/start_department",
+        json!({"department": "zhilibu", "task": "report, then see", "parent_session_id": zid}),
+    );
+    let did = started["session"]["id"].as_str().unwrap().to_string();
+    (server, did, dir)
+}
+
 const REPORT: &str = r#"printf '{"parent_session_id":"%s","department_session_id":"%s","department":"%s","summary":"done"}' "$CODEX_GOVERNANCE_PARENT_SESSION_ID" "$CODEX_GOVERNANCE_SESSION_ID" "$CODEX_GOVERNANCE_DEPARTMENT" > "$CODEX_GOVERNANCE_MAILBOX/.r" && mv "$CODEX_GOVERNANCE_MAILBOX/.r" "$CODEX_GOVERNANCE_MAILBOX/$CODEX_GOVERNANCE_SESSION_ID.json""#;
 
 #[test]
@@ -97,28 +125,8 @@ fn announced_states_show_in_sessions_and_waiting_is_never_stalled() {
 
 #[test]
 fn a_silent_agent_that_reported_is_closed_after_the_grace_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let command = custom_agent(
-        dir.path(),
-        &format!("{REPORT}\necho reported; exec sleep 300"),
-    );
-    let server = TestServer::start_with(
-        &[
-            "--agent",
-            "custom",
-            "--agent-command",
-            &command,
-            "--close-grace-seconds",
-            "2",
-        ],
-        &[],
-    );
-    let zid = start_zhongshu(&server, "silent agents");
-    let started = server.post_ok(
-        "/api/start_department",
-        json!({"department": "zhilibu", "task": "report then idle", "parent_session_id": zid}),
-    );
-    let did = started["session"]["id"].as_str().unwrap().to_string();
+    let (server, did, _dir) =
+        one_custom_department(&format!("{REPORT}\necho reported; exec sleep 300"), "2");
     let reported = wait_for(Duration::from_secs(10), "the report", || {
         let s = session(&server, &did);
         (s["report_status"] == "reported").then_some(s)
@@ -139,29 +147,11 @@ fn a_silent_agent_that_reported_is_closed_after_the_grace_period() {
 
 #[test]
 fn an_agent_that_says_it_works_and_prints_is_not_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
     // Reports, then keeps working (announced, printing) for 4 s, then says it is done.
     let body = format!(
         "printf '\\033]7501;state=working\\033\\\\'\n{REPORT}\nfor i in 1 2 3 4 5 6 7 8; do echo still working $i; sleep 0.5; done\nprintf '\\033]7501;state=done\\033\\\\'\nexec sleep 300"
     );
-    let command = custom_agent(dir.path(), &body);
-    let server = TestServer::start_with(
-        &[
-            "--agent",
-            "custom",
-            "--agent-command",
-            &command,
-            "--close-grace-seconds",
-            "1",
-        ],
-        &[],
-    );
-    let zid = start_zhongshu(&server, "busy agents");
-    let started = server.post_ok(
-        "/api/start_department",
-        json!({"department": "zhilibu", "task": "report then finish the turn", "parent_session_id": zid}),
-    );
-    let did = started["session"]["id"].as_str().unwrap().to_string();
+    let (server, did, _dir) = one_custom_department(&body, "1");
     wait_for(Duration::from_secs(10), "the report", || {
         (session(&server, &did)["report_status"] == "reported").then_some(())
     });

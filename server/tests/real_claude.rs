@@ -15,25 +15,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use common::messages_endpoint::{MessagesEndpoint, Reply, RequestKind};
-use common::{all_results, wait_for, TestServer};
-use serde_json::{json, Value};
+use common::agent_flow::{
+    self, agent_bin_dir, close_leaving_nothing, new_repo, plan_confirm_report, script,
+};
+use common::{messages_endpoint, scripted::Endpoint, TestServer};
+use serde_json::json;
 
 /// A dummy key; `.claude.json` approves it by its last 20 characters.
 const API_KEY: &str = "sk-ant-test-0123456789abcdefghijklmnop";
-
-/// Where `scripts/setup.sh --e2e` installs the pinned agent CLIs.
-fn agent_bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/agents/node_modules/.bin");
-    assert!(
-        dir.join("claude").exists(),
-        "the real Claude Code CLI is missing at {}: run scripts/setup.sh --e2e",
-        dir.display()
-    );
-    dir.canonicalize().unwrap()
-}
 
 /// A throwaway `CLAUDE_CONFIG_DIR` that trusts `repo` and lets Bash commands run unasked.
 fn claude_config_dir(repo: &Path) -> tempfile::TempDir {
@@ -64,14 +54,14 @@ fn claude_config_dir(repo: &Path) -> tempfile::TempDir {
 
 fn start_server(
     repo: tempfile::TempDir,
-    endpoint: &MessagesEndpoint,
+    endpoint: &Endpoint,
     config: &Path,
     home: &Path,
     state: &Path,
 ) -> TestServer {
     let path = format!(
         "{}:{}",
-        agent_bin_dir().display(),
+        agent_bin_dir("claude").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let base_url = endpoint.base_url();
@@ -102,83 +92,6 @@ fn start_server(
             ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"),
         ],
     )
-}
-
-fn new_repo() -> tempfile::TempDir {
-    let repo = tempfile::tempdir().unwrap();
-    git2::Repository::init(repo.path()).unwrap();
-    std::fs::write(repo.path().join("README.md"), "# demo\n").unwrap();
-    repo
-}
-
-const PLAN: &str = r#"{"summary":"two departments","assignments":[{"department":"zhilibu","task":"update the docs"},{"department":"gongchengbu","task":"update the scripts"}]}"#;
-
-/// The plan, posted with the session id from the agent's own environment.
-fn post_plan_command() -> String {
-    let body = PLAN.replacen(
-        '{',
-        r#"{"session_id":"'"$CODEX_GOVERNANCE_SESSION_ID"'","#,
-        1,
-    );
-    format!(
-        "curl -sf -X POST -H 'Content-Type: application/json' --data '{body}' \"$CODEX_GOVERNANCE_URL/api/report_zhongshu_plan\""
-    )
-}
-
-/// A department's report, every id from the agent's own environment.
-fn report_command() -> String {
-    r#"cd "$CODEX_GOVERNANCE_MAILBOX" && printf '{"parent_session_id":"%s","department_session_id":"%s","department":"%s","summary":"real claude %s done"}' "$CODEX_GOVERNANCE_PARENT_SESSION_ID" "$CODEX_GOVERNANCE_SESSION_ID" "$CODEX_GOVERNANCE_DEPARTMENT" "$CODEX_GOVERNANCE_DEPARTMENT" > ".$CODEX_GOVERNANCE_SESSION_ID.tmp" && mv ".$CODEX_GOVERNANCE_SESSION_ID.tmp" "$CODEX_GOVERNANCE_SESSION_ID.json""#.to_string()
-}
-
-fn script(text: &str) -> Reply {
-    if text.contains("You are Zhongshu") {
-        Reply::Exec(post_plan_command())
-    } else if text.contains("You are the ") && text.contains(" department (") {
-        Reply::Exec(report_command())
-    } else if text.contains("[launcher] Result from") {
-        Reply::Say("Noted the department results.".into())
-    } else {
-        Reply::Say(format!(
-            "ack: {}",
-            text.chars().take(40).collect::<String>()
-        ))
-    }
-}
-
-fn session<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no session {id}"))
-}
-
-/// Processes other than the server whose environment names this `CLAUDE_CONFIG_DIR` (the
-/// agents and anything they left behind).
-fn processes_using(config: &Path, server: &TestServer) -> Vec<String> {
-    let needle = format!("CLAUDE_CONFIG_DIR={}", config.display());
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if entry.file_name().to_string_lossy() == server.pid().to_string() {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes())
-        {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push(format!(
-                "{} {}",
-                entry.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            ));
-        }
-    }
-    found
 }
 
 /// The text of a terminal transcript, roughly: escape sequences and carriage returns removed,
@@ -229,7 +142,7 @@ fn plain_text(bytes: &[u8]) -> String {
 /// `REAL_CLAUDE_KEEP_LOGS=<dir>` the raw transcripts are also copied there, pass or fail.
 struct Diagnostics<'a> {
     server: &'a TestServer,
-    endpoint: &'a MessagesEndpoint,
+    endpoint: &'a Endpoint,
     state: &'a Path,
 }
 
@@ -286,7 +199,7 @@ impl Drop for Diagnostics<'_> {
 
 #[test]
 fn the_real_claude_runs_the_whole_flow() {
-    let endpoint = MessagesEndpoint::start(script);
+    let endpoint = messages_endpoint::start(script(false, "real claude"));
     let repo = new_repo();
     let config = claude_config_dir(repo.path());
     let home = tempfile::tempdir().unwrap();
@@ -309,159 +222,12 @@ fn the_real_claude_runs_the_whole_flow() {
     );
     assert_eq!(status["agent"]["warnings"], json!([]));
 
-    // Plan: the Zhongshu posts it, and it waits for the user's confirmation.
-    let started_at = Instant::now();
-    let started = server.post_ok(
-        "/api/start_zhongshu_session",
-        json!({"task": "Improve the docs and the scripts"}),
-    );
-    let zid = started["session"]["id"].as_str().unwrap().to_string();
-    let plan = wait_for(Duration::from_secs(90), "the Zhongshu's plan", || {
-        let plan = server.get_ok(&format!("/api/zhongshu_plan?id={zid}"));
-        (plan["plan"]["ready"] == true).then_some(plan)
-    });
-    let to_plan = started_at.elapsed();
-    assert_eq!(plan["plan"]["needs_confirmation"], true, "{plan}");
-    assert_eq!(plan["plan"]["assignments"].as_array().unwrap().len(), 2);
-
-    // The Zhongshu's turn ends; Claude says so once its query was answered.
-    wait_for(
-        Duration::from_secs(30),
-        "the Zhongshu's turn to end",
-        || {
-            let status = server.get_ok("/api/status");
-            let state = session(&status, &zid)["agent_state"].clone();
-            (state == "done" || state == "waiting_for_input").then_some(())
-        },
-    );
-
-    // Confirm: two departments start, report through the mailbox and are closed after their turn.
-    let confirmed_at = Instant::now();
-    let confirmed = server.post_ok(
-        "/api/start_assignments",
-        json!({"parent_session_id": zid, "assignments": plan["plan"]["assignments"]}),
-    );
-    assert_eq!(
-        confirmed["started"].as_array().unwrap().len(),
-        2,
-        "{confirmed}"
-    );
-    let departments: Vec<String> = confirmed["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["session"]["id"].as_str().unwrap().to_string())
-        .collect();
-
-    let (results, inbox) = wait_for(Duration::from_secs(120), "both department results", || {
-        let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
-        let results = all_results(&inbox);
-        (results.len() == 2).then_some((results, inbox))
-    });
-    let to_results = confirmed_at.elapsed();
-    assert_eq!(
-        inbox["rejected"].as_array().map_or(0, Vec::len),
-        0,
-        "no report was rejected (each carries its own session's ids): {inbox}"
-    );
-    for result in &results {
-        assert_eq!(result["source"], "mailbox");
-        assert!(
-            result["summary"]
-                .as_str()
-                .unwrap()
-                .starts_with("real claude "),
-            "{result}"
-        );
-        assert!(departments.contains(
-            &result["department_session_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        ));
-    }
-
-    for id in &departments {
-        let closed = wait_for(Duration::from_secs(60), "the department to close", || {
-            let status = server.get_ok("/api/status");
-            let s = session(&status, id).clone();
-            (s["status"] == "exited").then_some(s)
-        });
-        assert_eq!(closed["auto_closed"], true, "{closed}");
-        assert_eq!(
-            closed["auto_close_reason"], "agent_idle_after_report",
-            "{closed}"
-        );
-        assert_eq!(closed["report_status"], "reported");
-    }
-    let tool_turns = endpoint
-        .requests()
-        .iter()
-        .filter(|r| r.kind == RequestKind::ToolOutput)
-        .count();
-    assert!(
-        tool_turns >= 3,
-        "the Zhongshu's and both departments' turns ran to their end ({tool_turns} tool results)"
-    );
-
-    // The launcher's notice reaches the model as a submitted message.
-    wait_for(
-        Duration::from_secs(30),
-        "the result notice to be submitted",
-        || {
-            endpoint
-                .user_messages()
-                .iter()
-                .any(|m| m.user_text.contains("[launcher] Result from"))
-                .then_some(())
-        },
-    );
-
-    // So does the user's input, and the API answers once it was typed.
-    wait_for(Duration::from_secs(30), "the Zhongshu at rest", || {
-        let status = server.get_ok("/api/status");
-        let state = session(&status, &zid)["agent_state"].clone();
-        (state == "done" || state == "waiting_for_input").then_some(())
-    });
-    let marker = format!("PING-FROM-USER-{}", std::process::id());
-    let sent_at = Instant::now();
-    let answer = server.post_ok(
-        "/api/session_input",
-        json!({"session_id": zid, "input": format!("{marker} please summarise")}),
-    );
-    let history = answer["session"]["input_history"].as_array().unwrap();
-    assert_eq!(history.last().unwrap()["ok"], true);
-    let received = wait_for(
-        Duration::from_secs(30),
-        "the input to reach the model",
-        || {
-            endpoint
-                .user_messages()
-                .into_iter()
-                .find(|m| m.user_text.contains(&marker))
-        },
-    );
-    let to_model = received.at.saturating_duration_since(sent_at);
-
+    let (zid, times) = plan_confirm_report(&server, "real claude");
+    let to_model = agent_flow::notice_and_input_reach_the_model(&server, &endpoint, &zid);
     // Closing leaves no process behind: no agent, no tool command.
-    assert!(
-        !processes_using(config.path(), &server).is_empty(),
-        "the Zhongshu's Claude runs with this CLAUDE_CONFIG_DIR"
-    );
-    server.post_ok("/api/close_session", json!({"session_id": zid}));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = processes_using(config.path(), &server);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left 15s after closing: {left:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    close_leaving_nothing(&server, &zid, "CLAUDE_CONFIG_DIR", config.path());
     eprintln!(
-        "real claude: start -> plan {to_plan:?}; confirm -> both results {to_results:?}; session_input -> model request {to_model:?}"
+        "real claude: start -> plan {:?}; confirm -> both results {:?}; session_input -> model request {to_model:?}",
+        times.to_plan, times.to_results
     );
 }

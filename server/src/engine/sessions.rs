@@ -210,7 +210,8 @@ impl Engine {
         );
         // Every agent session is watchable from its start (as the original launcher's were).
         let record = state.known_session(&id)?;
-        let browser_terminal = self.new_session_view(state, &record)?;
+        let browser_terminal =
+            self.new_session_terminal(state, &record, TerminalKind::SessionPreview)?;
         self.emit("sessions", Some(&id));
         Ok(StartedSession {
             ok: true,

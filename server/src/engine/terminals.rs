@@ -214,39 +214,13 @@ impl Engine {
         })
     }
 
+    /// `POST /api/session_browser_terminal/start`: the session's read-only view (started or
+    /// reused).
     pub(super) fn start_session_terminal(
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse> {
-        let session_id = self
-            .require_id(&request.session_id, "session_id")?
-            .to_string();
-        let mut state = self.lock();
-        let record = state
-            .session(&session_id)
-            .ok_or_else(|| ApiError::bad_request(format!("unknown session: {session_id}")))?
-            .clone();
-        let existing = state
-            .terminals
-            .iter()
-            .rev()
-            .find(|t| {
-                t.record.session_id.as_deref() == Some(session_id.as_str())
-                    && t.record.kind == TerminalKind::SessionPreview
-                    && t.token.is_some()
-            })
-            .map(|t| t.record.clone());
-        let (terminal, reused) = match existing {
-            Some(terminal) => (terminal, true),
-            None => (self.new_session_view(&mut state, &record)?, false),
-        };
-        let session = self.session_view(&state, &record);
-        Ok(SessionTerminalResponse {
-            ok: true,
-            terminal,
-            reused,
-            session,
-        })
+        self.session_terminal(request, TerminalKind::SessionPreview)
     }
 
     /// `POST /api/session_control/start`: a terminal of a running session that accepts
@@ -256,6 +230,15 @@ impl Engine {
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse> {
+        self.session_terminal(request, TerminalKind::CodexSession)
+    }
+
+    /// A session's terminal of this kind: the live one when there is one, else a new one.
+    fn session_terminal(
+        &self,
+        request: SessionIdRequest,
+        kind: TerminalKind,
+    ) -> ApiResult<SessionTerminalResponse> {
         let session_id = self
             .require_id(&request.session_id, "session_id")?
             .to_string();
@@ -264,7 +247,8 @@ impl Engine {
             .session(&session_id)
             .ok_or_else(|| ApiError::bad_request(format!("unknown session: {session_id}")))?
             .clone();
-        if !record.is_running() || !state.processes.contains_key(&session_id) {
+        let controllable = kind == TerminalKind::CodexSession;
+        if controllable && (!record.is_running() || !state.processes.contains_key(&session_id)) {
             return Err(ApiError::bad_request(format!(
                 "session is not running: {session_id}"
             )));
@@ -275,39 +259,14 @@ impl Engine {
             .rev()
             .find(|t| {
                 t.record.session_id.as_deref() == Some(session_id.as_str())
-                    && t.record.kind == TerminalKind::CodexSession
-                    && t.record.status == TerminalStatus::Running
+                    && t.record.kind == kind
                     && t.token.is_some()
+                    && (!controllable || t.record.status == TerminalStatus::Running)
             })
             .map(|t| t.record.clone());
         let (terminal, reused) = match existing {
             Some(terminal) => (terminal, true),
-            None => {
-                let id = ids::new_id("term");
-                let token = ids::random_token()
-                    .map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
-                let terminal = BrowserTerminal {
-                    id: id.clone(),
-                    status: TerminalStatus::Running,
-                    pid: record.pid,
-                    url: self.terminal_url(&id, &token),
-                    host: "127.0.0.1".into(),
-                    started_at: text::now_text(),
-                    ended_at: None,
-                    shell: record.agent.clone(),
-                    shell_args: Vec::new(),
-                    cwd: self.shared.config.repo.display().to_string(),
-                    scope: TerminalScope::Session,
-                    kind: TerminalKind::CodexSession,
-                    read_only: false,
-                    title: format!("{} · {}", record.title, record.id),
-                    session_id: Some(session_id.clone()),
-                };
-                (
-                    self.insert_terminal(&mut state, terminal, token, None)?,
-                    false,
-                )
-            }
+            None => (self.new_session_terminal(&mut state, &record, kind)?, false),
         };
         let session = self.session_view(&state, &record);
         Ok(SessionTerminalResponse {
@@ -318,20 +277,20 @@ impl Engine {
         })
     }
 
-    /// A new read-only, tokenized view of a session's terminal (for the original dashboard's
-    /// iframes and for anyone who only watches).
-    pub(super) fn new_session_view(
+    /// A new tokenized terminal of a session: a read-only view (for the original dashboard's
+    /// iframes and anyone who only watches), or the writable control terminal.
+    pub(super) fn new_session_terminal(
         &self,
         state: &mut State,
         record: &super::SessionRecord,
+        kind: TerminalKind,
     ) -> ApiResult<BrowserTerminal> {
         let id = ids::new_id("term");
         let token =
             ids::random_token().map_err(|e| internal(anyhow::anyhow!("no random token: {e}")))?;
-        let running = record.is_running();
         let terminal = BrowserTerminal {
             id: id.clone(),
-            status: if running {
+            status: if record.is_running() {
                 TerminalStatus::Running
             } else {
                 TerminalStatus::Exited
@@ -345,8 +304,8 @@ impl Engine {
             shell_args: Vec::new(),
             cwd: self.shared.config.repo.display().to_string(),
             scope: TerminalScope::Session,
-            kind: TerminalKind::SessionPreview,
-            read_only: true,
+            kind,
+            read_only: kind != TerminalKind::CodexSession,
             title: format!("{} · {}", record.title, record.id),
             session_id: Some(record.id.clone()),
         };

@@ -468,6 +468,19 @@ mod tests {
         SpawnSpec::new("sh", vec!["-c".into(), script.into()], std::env::temp_dir())
     }
 
+    /// The output so far once it contains `needle` (or after 5 s).
+    fn wait_for_output(process: &PtyProcess, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..500 {
+            text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
+            if text.contains(needle) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        text
+    }
+
     fn wait_exit(process: &PtyProcess) -> i32 {
         let mut exit = process.exit_watch();
         for _ in 0..500 {
@@ -503,14 +516,7 @@ mod tests {
         process.write(b"ping\r").unwrap();
         // Waits for the answer itself, not the exit: this test is about input and size. (Output
         // at exit has its own tests; once in CI the exit came first here, cause unknown.)
-        let mut text = String::new();
-        for _ in 0..500 {
-            text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
-            if text.contains("got:ping") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let text = wait_for_output(&process, "got:ping");
         let code = process.exit_code();
         assert!(text.contains("32 120"), "{text} (exit {code:?})");
         assert!(text.contains("got:ping"), "{text} (exit {code:?})");
@@ -537,14 +543,7 @@ mod tests {
             "told before the pause was over: {:?}",
             started.elapsed()
         );
-        let mut text = String::new();
-        for _ in 0..500 {
-            text = String::from_utf8_lossy(&process.output().tail(4096)).into_owned();
-            if text.contains("got:ping") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let text = wait_for_output(&process, "got:ping");
         assert!(text.contains("got:ping"), "{text}");
     }
 

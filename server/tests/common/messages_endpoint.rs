@@ -11,169 +11,36 @@
 //! tool call) or a message. After a tool's result comes back, the turn ends with "Done.".
 //! Every request to `/v1/messages` is recorded.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-/// What the model does with a new user message.
-#[derive(Debug, Clone)]
-pub enum Reply {
-    /// Run this shell command (`Bash {"command": …}`), then say "Done.".
-    Exec(String),
-    /// Answer with this text and end the turn.
-    Say(String),
-}
+use super::scripted::{Endpoint, Recorded, Reply, Request, RequestKind, Response, Script};
 
-/// What kind of request arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestKind {
-    /// A side request that wants JSON (`output_config.format` is a JSON schema: the title).
-    Title,
-    /// Another side request: no tools offered (summaries, checks).
-    Side,
-    /// A turn continues after a tool's result.
-    ToolOutput,
-    /// A new user message (its text in `Recorded::user_text`).
-    UserMessage,
-}
-
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub at: Instant,
-    pub kind: RequestKind,
-    /// The user's own text in the last user turn (Claude Code's `<system-reminder>` blocks left
-    /// out); for a tool result, any text that came with it.
-    pub user_text: String,
-    /// The result of the last tool call, when the last user turn carries one (reminders cut off).
-    pub tool_output: Option<String>,
-}
-
-type Script = dyn Fn(&str) -> Reply + Send + Sync;
-
-pub struct MessagesEndpoint {
-    pub port: u16,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl MessagesEndpoint {
-    /// Starts the endpoint on a free loopback port; `script` answers each new user message.
-    pub fn start(script: impl Fn(&str) -> Reply + Send + Sync + 'static) -> MessagesEndpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind messages endpoint");
-        let port = listener.local_addr().unwrap().port();
-        let recorded = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let shared = recorded.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let script = script.clone();
-                let recorded = shared.clone();
-                std::thread::spawn(move || serve_connection(stream, &*script, &recorded));
-            }
-        });
-        MessagesEndpoint { port, recorded }
-    }
-
-    /// `ANTHROPIC_BASE_URL` (Claude Code appends `/v1/messages`).
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.recorded.lock().unwrap().clone()
-    }
-
-    /// The user messages the model received, in order (each once, though every later request
-    /// repeats the history).
-    pub fn user_messages(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind == RequestKind::UserMessage)
-            .collect()
-    }
-}
-
-/// One HTTP request: the request line and the body (content-length or chunked).
-fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).ok()? == 0 {
-        return None;
-    }
-    let mut content_length = 0usize;
-    let mut chunked = false;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("transfer-encoding")
-                && value.to_ascii_lowercase().contains("chunked")
-            {
-                chunked = true;
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        body.resize(content_length, 0);
-        reader.read_exact(&mut body).ok()?;
-    }
-    Some((request_line, body))
-}
-
-/// Serves one keep-alive connection: requests one after another until the client closes it.
-fn serve_connection(stream: TcpStream, script: &Script, recorded: &Mutex<Vec<Recorded>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let mut writer = stream;
-    while let Some((request_line, body)) = read_request(&mut reader) {
-        let mut words = request_line.split_whitespace();
-        let method = words.next().unwrap_or("");
-        let path = words.next().unwrap_or("");
-        let path = path.split('?').next().unwrap_or("");
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let written = match (method, path) {
+/// Starts the endpoint on a free loopback port; `script` answers each new user message. Its
+/// `base_url` is `ANTHROPIC_BASE_URL` (Claude Code appends `/v1/messages`).
+pub fn start(script: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Endpoint {
+    Endpoint::start("", move |request: &Request| {
+        let json = |body: Value, head: bool| Response::Json { body, head };
+        match (request.method.as_str(), request.path.as_str()) {
             ("POST", "/v1/messages/count_tokens") => {
-                write_json(&mut writer, &json!({"input_tokens": 100}), false)
+                (None, json(json!({"input_tokens": 100}), false))
             }
-            ("POST", "/v1/messages") if request.is_object() => {
-                let (record, reply) = answer(&request, script);
-                recorded.lock().unwrap().push(record);
-                let model = request["model"].as_str().unwrap_or("mock-model");
-                if request["stream"] == true {
-                    write_events(&mut writer, &events(model, &reply))
+            ("POST", "/v1/messages") if request.body.is_object() => {
+                let (record, reply) = answer(&request.body, &script);
+                let model = request.body["model"].as_str().unwrap_or("mock-model");
+                let response = if request.body["stream"] == true {
+                    Response::Events(events(model, &reply))
                 } else {
-                    write_json(&mut writer, &message(model, &reply), false)
-                }
+                    json(message(model, &reply), false)
+                };
+                (Some(record), response)
             }
-            ("HEAD", _) => write_json(&mut writer, &json!({}), true),
-            _ => write_json(&mut writer, &json!({}), false),
-        };
-        if written.is_err() {
-            return;
+            ("HEAD", _) => (None, json(json!({}), true)),
+            _ => (None, json(json!({}), false)),
         }
-    }
+    })
 }
 
 fn is_reminder(text: &str) -> bool {
@@ -309,33 +176,4 @@ fn events(model: &str, reply: &Reply) -> Vec<Value> {
                     "usage": {"output_tokens": 20}}));
     out.push(json!({"type": "message_stop"}));
     out
-}
-
-fn write_json(writer: &mut TcpStream, body: &Value, head: bool) -> std::io::Result<()> {
-    let body = body.to_string();
-    write!(
-        writer,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nrequest-id: req_mock\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )?;
-    if !head {
-        writer.write_all(body.as_bytes())?;
-    }
-    writer.flush()
-}
-
-fn write_events(writer: &mut TcpStream, events: &[Value]) -> std::io::Result<()> {
-    writer.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nrequest-id: req_mock\r\nTransfer-Encoding: chunked\r\n\r\n",
-    )?;
-    for event in events {
-        let chunk = format!(
-            "event: {}\ndata: {}\n\n",
-            event["type"].as_str().unwrap_or(""),
-            event
-        );
-        write!(writer, "{:x}\r\n{chunk}\r\n", chunk.len())?;
-    }
-    writer.write_all(b"0\r\n\r\n")?;
-    writer.flush()
 }

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod agent_flow;
 pub mod messages_endpoint;
 pub mod model_endpoint;
+pub mod scripted;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

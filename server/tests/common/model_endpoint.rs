@@ -8,127 +8,22 @@
 //! (`exec_command`) or a message. After a command's output comes back, the turn ends with
 //! "Done.". Every request is recorded.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-/// What the model does with a new user message.
-#[derive(Debug, Clone)]
-pub enum Reply {
-    /// Run this shell command (`exec_command {"cmd": …}`), then say "Done.".
-    Exec(String),
-    /// Answer with this text and end the turn.
-    Say(String),
-}
+use super::scripted::{Endpoint, Recorded, Reply, Request, RequestKind, Response, Script};
 
-/// What kind of request arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestKind {
-    /// The TUI's side request for a thread title.
-    Title,
-    /// A turn continues after a tool's output.
-    ToolOutput,
-    /// A new user message (its text in `Recorded::user_text`).
-    UserMessage,
-}
-
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub at: Instant,
-    pub kind: RequestKind,
-    /// The last user message of the request's history.
-    pub user_text: String,
-    /// The output of the last tool call, when the request carries one.
-    pub tool_output: Option<String>,
-}
-
-type Script = dyn Fn(&str) -> Reply + Send + Sync;
-
-pub struct ModelEndpoint {
-    pub port: u16,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl ModelEndpoint {
-    /// Starts the endpoint on a free loopback port; `script` answers each new user message.
-    pub fn start(script: impl Fn(&str) -> Reply + Send + Sync + 'static) -> ModelEndpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind model endpoint");
-        let port = listener.local_addr().unwrap().port();
-        let recorded = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let shared = recorded.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let script = script.clone();
-                let recorded = shared.clone();
-                std::thread::spawn(move || serve_connection(stream, &*script, &recorded));
-            }
-        });
-        ModelEndpoint { port, recorded }
-    }
-
-    /// `base_url` for a Codex model provider.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.recorded.lock().unwrap().clone()
-    }
-
-    /// The user messages the model received, in order (each once, though every later request
-    /// repeats the history).
-    pub fn user_messages(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind == RequestKind::UserMessage)
-            .collect()
-    }
-}
-
-/// Serves one keep-alive connection: requests one after another until the client closes it.
-fn serve_connection(stream: TcpStream, script: &Script, recorded: &Mutex<Vec<Recorded>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
+/// Starts the endpoint on a free loopback port; `script` answers each new user message. Its
+/// `base_url` is a Codex model provider's `base_url` (Codex posts to `{base_url}/responses`).
+pub fn start(script: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Endpoint {
+    Endpoint::start("/v1", move |request: &Request| {
+        if request.method != "POST" || !request.path.ends_with("/responses") {
+            return (None, Response::NotFound);
         }
-        let mut content_length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    content_length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; content_length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        if !request_line.starts_with("POST ") || !request_line.contains("/responses") {
-            let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-            continue;
-        }
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let (record, events) = answer(&request, script);
-        recorded.lock().unwrap().push(record);
-        if write_events(&mut writer, &events).is_err() {
-            return;
-        }
-    }
+        let (record, events) = answer(&request.body, &script);
+        (Some(record), Response::Events(events))
+    })
 }
 
 fn text_of(item: &Value) -> String {
@@ -232,20 +127,4 @@ fn events(reply: Reply) -> Vec<Value> {
     completed["usage"] = usage();
     out.push(json!({"type": "response.completed", "response": completed}));
     out
-}
-
-fn write_events(writer: &mut TcpStream, events: &[Value]) -> std::io::Result<()> {
-    writer.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n",
-    )?;
-    for event in events {
-        let chunk = format!(
-            "event: {}\ndata: {}\n\n",
-            event["type"].as_str().unwrap_or(""),
-            event
-        );
-        write!(writer, "{:x}\r\n{chunk}\r\n", chunk.len())?;
-    }
-    writer.write_all(b"0\r\n\r\n")?;
-    writer.flush()
 }
