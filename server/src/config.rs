@@ -147,7 +147,7 @@ pub struct ServeArgs {
     /// Terminal scrollback kept in memory per terminal, in KiB: what a viewer that connects late
     /// or reconnects is replayed first (16 to 65536).
     #[arg(long, env = "CODEX_GOVERNANCE_TERMINAL_SCROLLBACK_KIB",
-          default_value_t = (crate::pty::DEFAULT_RING_BYTES / 1024) as u32,
+          default_value_t = DEFAULT_SCROLLBACK_KIB,
           value_parser = clap::value_parser!(u32).range(16..=65536))]
     pub scrollback_kib: u32,
     /// Agent profile: `codex`, `claude`, `demo` (default: codex when on PATH, else demo).
@@ -189,6 +189,10 @@ impl Default for ServeArgs {
         }
     }
 }
+
+/// Terminal output kept per terminal by default (the PTY ring's own default; a test keeps the
+/// two equal, so the configuration needs nothing from the layers below it).
+pub const DEFAULT_SCROLLBACK_KIB: u32 = 1024;
 
 /// Fully resolved settings of one server run.
 #[derive(Debug, Clone)]
@@ -382,10 +386,8 @@ mod tests {
                 _ => unreachable!("`serve` was given"),
             })
         };
-        assert_eq!(
-            parse(&[]).unwrap() as usize * 1024,
-            crate::pty::DEFAULT_RING_BYTES
-        );
+        let ring_default = crate::pty::SpawnSpec::new("sh", Vec::new(), ".".into()).ring_bytes;
+        assert_eq!(parse(&[]).unwrap() as usize * 1024, ring_default);
         assert_eq!(parse(&["--scrollback-kib", "16"]).unwrap(), 16);
         assert!(parse(&["--scrollback-kib", "1"]).is_err());
         assert!(parse(&["--scrollback-kib", "65537"]).is_err());

@@ -5,6 +5,4 @@ mod process;
 mod ring;
 
 pub use osc::TerminalSignal;
-pub use process::{
-    InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-};
+pub use process::{InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS};
