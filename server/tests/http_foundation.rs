@@ -324,3 +324,25 @@ fn a_fifo_or_symlink_planted_at_a_transcript_neither_hangs_nor_leaks_on_restart(
         );
     }
 }
+
+#[test]
+fn status_answers_304_while_nothing_changed_and_the_new_state_after_a_change() {
+    let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let first = server.get("/api/status");
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("an ETag").to_string();
+    // No sessions: nothing in the payload moves with time.
+    let again = server.request("GET", "/api/status", &[("If-None-Match", &etag)], None);
+    assert_eq!(again.status, 304);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert!(again.text().is_empty());
+    server.post_ok(
+        "/api/start_zhongshu_session",
+        serde_json::json!({"task": "change it"}),
+    );
+    let changed = server.request("GET", "/api/sessions", &[("If-None-Match", &etag)], None);
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    assert_eq!(changed.json()["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(changed.header("x-content-type-options"), Some("nosniff"));
+}

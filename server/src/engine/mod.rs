@@ -26,6 +26,7 @@ mod registration;
 mod reports;
 mod sessions;
 mod state;
+mod status_cache;
 mod terminals;
 pub(crate) mod text;
 mod turns;
@@ -48,6 +49,7 @@ use audit::Audit;
 use paths::StatePaths;
 pub(crate) use records::SessionRecord;
 use state::State;
+pub use status_cache::StatusBody;
 pub(crate) use terminals::{ViewSource, Viewer, ViewerRefusal};
 
 /// Something changed; the push stream and terminal views listen for these.
@@ -73,6 +75,10 @@ struct Shared {
     launcher_url: String,
     self_exe: String,
     state: Mutex<State>,
+    /// Bumped whenever the state is locked for a change (see `Engine::lock`): maintained views
+    /// are valid while it stays the same.
+    generation: std::sync::atomic::AtomicU64,
+    status_cache: Mutex<Option<status_cache::Cached>>,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
@@ -84,7 +90,17 @@ fn internal(err: anyhow::Error) -> ApiError {
 }
 
 impl Engine {
+    /// Locks the state. Every caller may change it, so maintained views are invalidated.
     fn lock(&self) -> MutexGuard<'_, State> {
+        let state = self.shared.state.lock_or_recover();
+        self.shared
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        state
+    }
+
+    /// Locks the state to read it only (maintained views), leaving them valid.
+    fn lock_to_read(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock_or_recover()
     }
 

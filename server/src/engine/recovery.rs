@@ -147,6 +147,8 @@ impl Engine {
                 launcher_url,
                 self_exe,
                 state: Mutex::new(state),
+                generation: Default::default(),
+                status_cache: Mutex::new(None),
                 events: broadcast::channel(1024).0,
                 watcher: Mutex::new(None),
             }),

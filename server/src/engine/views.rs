@@ -148,20 +148,24 @@ impl Engine {
     }
 
     pub(super) fn status(&self) -> StatusPayload {
-        let state = self.lock();
+        self.status_of(&self.lock_to_read())
+    }
+
+    /// The status payload of this state.
+    pub(super) fn status_of(&self, state: &State) -> StatusPayload {
         let config = &self.shared.config;
         // Newest first, as the original launcher lists them (its dashboard takes [0] as latest).
         let sessions: Vec<Session> = state
             .sessions
             .iter()
             .rev()
-            .map(|r| self.session_view(&state, r))
+            .map(|r| self.session_view(state, r))
             .collect();
         let (zhongshu_sessions, department_sessions): (Vec<Session>, Vec<Session>) = sessions
             .iter()
             .cloned()
             .partition(|s| s.session_kind == SessionKind::Zhongshu);
-        let counters = self.counters(&state);
+        let counters = self.counters(state);
         let queue: Vec<QueuedAssignment> = state.queue.iter().map(|(_, q)| q.clone()).collect();
         StatusPayload {
             ok: true,

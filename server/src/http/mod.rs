@@ -6,6 +6,7 @@ mod events;
 mod failure;
 mod security;
 mod serve;
+mod status;
 mod terminal;
 
 use std::sync::Arc;
@@ -62,8 +63,12 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
         .with_state(options)
         .merge(live)
         .layer(axum::middleware::from_fn_with_state(
-            engine,
+            engine.clone(),
             terminal::page_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            engine,
+            status::cached_status,
         ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(policy),

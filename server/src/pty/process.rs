@@ -114,6 +114,11 @@ impl Output {
         self.ring.lock_or_recover().tail(max)
     }
 
+    /// Offset one past the newest byte: how much the program has printed.
+    pub fn end(&self) -> u64 {
+        self.progress.borrow().end
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<OutputProgress> {
         self.progress.subscribe()
     }
