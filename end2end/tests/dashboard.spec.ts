@@ -68,3 +68,18 @@ test("the language toggle switches the labels to 中文 and back", async ({ page
   await expect(page.locator("[data-hydrated=true]")).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test("the report panel shows a new file by push, without a refresh", async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto("/");
+  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
+  await expect(page.getByTestId("report-summary")).toContainText("mode worktree");
+  // The server under test governs this repository (see serve.sh).
+  const port = Number(process.env.E2E_PORT ?? 6299);
+  const name = `live-${Date.now()}.md`;
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  fs.writeFileSync(path.join(__dirname, `../../target/e2e-repo-${port}`, name), "live\n");
+  await expect(page.locator(".panel.report")).toContainText(name, { timeout: 5_000 });
+  expect(errors).toEqual([]);
+});

@@ -228,6 +228,9 @@ pub struct StatusPayload {
     pub department_model: String,
     pub agent: AgentInfo,
     pub dispatch: String,
+    /// How the server keeps the worktree report current: `events` or `polling`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_watch: Option<ReportWatch>,
     pub browser_terminals: Vec<BrowserTerminal>,
     pub queue: Vec<QueuedAssignment>,
     pub department_queue: Vec<QueuedAssignment>,

@@ -75,6 +75,12 @@ pub struct GovernanceReport {
     pub risks: Vec<RiskHit>,
     pub verify_commands: Vec<String>,
     pub preflight: Preflight,
+    /// Served reports: `index` (the server's live change index) or `scan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ReportSource>,
+    /// Served reports: when the answer was computed (RFC 3339, milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

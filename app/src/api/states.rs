@@ -155,6 +155,26 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Where a worktree report came from.
+    ReportSource {
+        /// The server's change index, kept current by file events.
+        Index = "index",
+        /// A scan of the repository.
+        Scan = "scan",
+    }
+}
+
+wire_enum! {
+    /// How the server learns of changes in the repository.
+    ReportWatch {
+        /// File events.
+        Events = "events",
+        /// Periodic scans (no events could be had).
+        Polling = "polling",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

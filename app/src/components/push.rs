@@ -11,6 +11,8 @@ pub struct Push {
     pub sessions: RwSignal<u64>,
     /// Browser terminals.
     pub terminals: RwSignal<u64>,
+    /// The worktree report changed (the server's change index saw it).
+    pub report: RwSignal<u64>,
     /// The push stream is connected.
     pub connected: RwSignal<bool>,
 }
@@ -24,6 +26,7 @@ pub fn provide_push() -> Push {
     let push = Push {
         sessions: RwSignal::new(0),
         terminals: RwSignal::new(0),
+        report: RwSignal::new(0),
         connected: RwSignal::new(false),
     };
     provide_context(push);
@@ -48,6 +51,8 @@ fn subscribe(push: Push) {
     };
     let bump_sessions = move || push.sessions.update(|v| *v += 1);
     let bump_terminals = move || push.terminals.update(|v| *v += 1);
+    let bump_report = move || push.report.update(|v| *v += 1);
+    listen("report", Box::new(bump_report));
     for topic in ["sessions", "plan", "results", "queue"] {
         listen(topic, Box::new(bump_sessions));
     }
@@ -64,6 +69,7 @@ fn subscribe(push: Push) {
             push.connected.set(true);
             bump_sessions();
             bump_terminals();
+            bump_report();
         }),
     );
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_| push.connected.set(false));

@@ -17,9 +17,11 @@ pub fn ReportPanel() -> impl IntoView {
     let mode = RwSignal::new("worktree".to_string());
     let base_input = RwSignal::new("HEAD~1".to_string());
     let base = RwSignal::new("HEAD~1".to_string());
+    // Live by push (the server's change index); Refresh asks again on demand.
+    let refresh = RwSignal::new(0u64);
     let report = load(
-        move || (mode.get(), base.get(), push.sessions.get()),
-        |(mode, base, _)| async move {
+        move || (mode.get(), base.get(), push.report.get(), refresh.get()),
+        |(mode, base, _, _)| async move {
             let base = (mode == "base").then_some(base);
             get_report(Some(mode), base).await
         },
@@ -40,6 +42,8 @@ pub fn ReportPanel() -> impl IntoView {
                     {tab("staged", lang.tr("Staged", "暂存区"))}
                     {tab("base", lang.tr("Base", "基线"))}
                 </div>
+                <button type="button" class="ghost small" data-testid="report-refresh"
+                    on:click=move |_| refresh.update(|n| *n += 1)>{lang.tr("Refresh report", "刷新报告")}</button>
             </header>
             {move || (mode.get() == "base").then(|| view! {
                 <form class="row" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); base.set(base_input.get_untracked()); }>

@@ -11,10 +11,13 @@ use crate::sync::LockOrRecover;
 
 /// How often the engine re-scans mailboxes, pumps the queue and flushes notifications.
 const TICK: Duration = Duration::from_millis(500);
+/// At most one `report` push per this long.
+const REPORT_PUSH_GAP: Duration = Duration::from_millis(100);
 
 impl Engine {
     /// Starts the mailbox watcher and the periodic tick; collects what arrived while down.
     pub fn start_background(&self) {
+        self.start_change_index();
         self.tick();
         match self.watch_mailboxes() {
             Ok(watcher) => *self.shared.watcher.lock_or_recover() = Some(watcher),
@@ -39,6 +42,35 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// Keeps the worktree report current from file events; pushes `report` when it changes (at
+    /// most every 100 ms). Without it, reports are computed on request.
+    fn start_change_index(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        let last_push = std::sync::Mutex::new(Instant::now() - REPORT_PUSH_GAP);
+        let on_change = Box::new(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut last = last_push.lock_or_recover();
+            let wait = REPORT_PUSH_GAP.saturating_sub(last.elapsed());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            *last = Instant::now();
+            Engine { shared }.emit("report", None);
+        });
+        let shared = &self.shared;
+        match crate::report::index::ChangeIndex::start(
+            &shared.config.repo,
+            Some(&shared.paths.root),
+            shared.governance.clone(),
+            on_change,
+        ) {
+            Ok(index) => {
+                let _ = shared.index.set(index);
+            }
+            Err(err) => tracing::warn!("no change index ({err}); reports are computed on request"),
+        }
     }
 
     /// One round of housekeeping: collect mailboxes, decide fallbacks, pump the queue, flush

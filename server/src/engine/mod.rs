@@ -55,7 +55,7 @@ pub(crate) use terminals::{ViewSource, Viewer, ViewerRefusal};
 /// Something changed; the push stream and terminal views listen for these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineEvent {
-    /// `sessions`, `plan`, `results`, `queue` or `terminals`.
+    /// `sessions`, `plan`, `results`, `queue`, `terminals` or `report`.
     pub topic: &'static str,
     pub session_id: Option<String>,
 }
@@ -81,6 +81,8 @@ struct Shared {
     status_cache: Mutex<Option<status_cache::Cached>>,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// The repository's live change index (worktree reports), once started.
+    index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
 }
 
 /// A server fault as an API error (the message says what failed).

@@ -151,6 +151,7 @@ impl Engine {
                 status_cache: Mutex::new(None),
                 events: broadcast::channel(1024).0,
                 watcher: Mutex::new(None),
+                index: Default::default(),
             }),
         })
     }

@@ -23,15 +23,24 @@ fn report_mode(mode: Option<&str>, base: Option<String>) -> ApiResult<report::Mo
 }
 
 impl Engine {
-    /// Builds the report (libgit2 walks the whole working tree: callers are off the reactor).
+    /// The report of this mode: worktree reports from the live change index when it runs (and
+    /// from a scan otherwise, as staged and base reports always are).
     fn governance_report(&self, mode: &report::Mode) -> ApiResult<GovernanceReport> {
-        report::build(
-            &self.shared.config.repo,
-            &self.shared.governance,
-            mode,
-            Some(&self.shared.paths.root),
-        )
-        .map_err(|err| match err {
+        let outcome = match (mode, self.shared.index.get()) {
+            (report::Mode::Worktree, Some(index)) => index.report(),
+            _ => report::build(
+                &self.shared.config.repo,
+                &self.shared.governance,
+                mode,
+                Some(&self.shared.paths.root),
+            )
+            .map(|mut report| {
+                report.source = Some(ReportSource::Scan);
+                report.computed_at = Some(text::now_text());
+                report
+            }),
+        };
+        outcome.map_err(|err| match err {
             report::ReportError::UnknownRef(_) => ApiError::bad_request(err.to_string()),
             report::ReportError::Repository(err) => internal(err),
         })

@@ -200,6 +200,7 @@ impl Engine {
                 warnings: self.shared.agent.warnings.clone(),
             },
             dispatch: config.dispatch.as_str().into(),
+            report_watch: self.shared.index.get().map(|index| index.mode()),
             browser_terminals: state.terminals.iter().map(|t| t.record.clone()).collect(),
             department_queue: queue.clone(),
             queue,

@@ -59,6 +59,13 @@ const PARALLEL_THRESHOLD: usize = 4_000;
 /// preloaded index does.
 fn worktree(repo_dir: &Path, repo: &Repository) -> Result<BTreeSet<String>> {
     let mut out = staged(repo)?;
+    out.extend(all_workdir_changes(repo_dir, repo)?);
+    Ok(out)
+}
+
+/// Every index-vs-workdir change and untracked file, in parallel on large repositories.
+pub(super) fn all_workdir_changes(repo_dir: &Path, repo: &Repository) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
     let groups = partition_top_level(repo_dir, repo)?;
     let results: Vec<Result<BTreeSet<String>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
@@ -80,7 +87,7 @@ fn worktree(repo_dir: &Path, repo: &Repository) -> Result<BTreeSet<String>> {
 }
 
 /// Index-vs-workdir changes and untracked files, limited to `pathspecs` (all when empty).
-fn workdir_changes(repo_dir: &Path, pathspecs: &[String]) -> Result<BTreeSet<String>> {
+pub(super) fn workdir_changes(repo_dir: &Path, pathspecs: &[String]) -> Result<BTreeSet<String>> {
     let repo = Repository::open(repo_dir)?;
     let mut options = StatusOptions::new();
     options
@@ -164,7 +171,7 @@ fn new_paths(mut diff: git2::Diff) -> Result<BTreeSet<String>> {
     Ok(out)
 }
 
-fn staged(repo: &Repository) -> Result<BTreeSet<String>> {
+pub(super) fn staged(repo: &Repository) -> Result<BTreeSet<String>> {
     let head_tree = match repo.head() {
         Ok(head) => Some(head.peel_to_tree()?),
         // Unborn HEAD: everything in the index is new.

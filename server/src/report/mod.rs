@@ -3,6 +3,7 @@
 
 mod git;
 mod glob;
+pub mod index;
 mod portability;
 
 use std::collections::BTreeSet;
@@ -108,6 +109,8 @@ pub fn route(
         })
         .collect();
     Ok(GovernanceReport {
+        source: None,
+        computed_at: None,
         title: TITLE.into(),
         mode: mode.name().into(),
         base: match mode {
@@ -138,20 +141,24 @@ pub fn build(
     state_dir: Option<&Path>,
 ) -> Result<GovernanceReport, ReportError> {
     let mut paths = git::changed_paths(repo, mode)?;
+    if let Some(prefix) = own_prefix(repo, state_dir) {
+        paths.retain(|p| !p.starts_with(&prefix));
+    }
+    let preflight = portability::scan(repo, &config.portability_surfaces)?;
+    Ok(route(config, mode, paths, preflight)?)
+}
+
+/// The launcher's state directory relative to the repository (`.tmp/`), when it lies inside.
+fn own_prefix(repo: &Path, state_dir: Option<&Path>) -> Option<String> {
     let repo_root = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
-    let own = state_dir
+    state_dir
         .and_then(|dir| dir.canonicalize().ok())
         .and_then(|dir| {
             dir.strip_prefix(&repo_root)
                 .ok()
                 .map(|rel| format!("{}/", rel.to_string_lossy()))
         })
-        .filter(|prefix| prefix != "/");
-    if let Some(prefix) = own {
-        paths.retain(|p| !p.starts_with(&prefix));
-    }
-    let preflight = portability::scan(repo, &config.portability_surfaces)?;
-    Ok(route(config, mode, paths, preflight)?)
+        .filter(|prefix| prefix != "/")
 }
 
 /// Models a suggested plan may use.

@@ -1,0 +1,400 @@
+//! The change index: the governed repository's changed paths kept current by a file watcher, so
+//! `GET /api/report` (worktree mode) answers from memory instead of walking the tree.
+//!
+//! Two sets make the worktree report: staged paths (HEAD vs the Git index) and workdir paths
+//! (the index vs the files, untracked included). File events mark workdir paths dirty; after a
+//! short debounce only the dirty paths are asked of Git again (one status call with them as
+//! literal pathspecs, directories included). Events that move the baseline (`.git/HEAD`,
+//! `.git/index`, refs, `.gitignore` files, `info/exclude`) and watcher overflows trigger a full
+//! rescan. Paths under the launcher's state directory and ignored paths cause no Git work. When
+//! the watcher cannot be had (watch limit, no events), the index rescans periodically instead and
+//! says so (`WatchMode::Polling`).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::api::{GovernanceReport, ReportSource, ReportWatch};
+use git2::Repository;
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use super::git::{all_workdir_changes, staged, workdir_changes};
+use super::{own_prefix, portability, route, Mode, ReportError};
+use crate::governance::GovernanceConfig;
+use crate::sync::LockOrRecover;
+
+/// Quiet time that ends a burst of events.
+const SETTLE: Duration = Duration::from_millis(20);
+/// A burst is processed at the latest this long after its first event.
+const MAX_DEBOUNCE: Duration = Duration::from_millis(50);
+/// How often the index rescans when it has no file events.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// What a file event asks of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Work {
+    /// Ask Git about this workdir path again (a file or a directory, relative, `/`-separated).
+    Path(String),
+    /// The baseline moved (HEAD, the Git index, refs, ignore rules) or events were lost.
+    Rescan,
+    /// The watcher cannot cover the tree (the watch limit): rescan periodically from now on.
+    Poll,
+}
+
+/// Called after the report changed (its content, not its time).
+pub type OnChange = Box<dyn Fn() + Send + Sync>;
+
+struct Sets {
+    staged: BTreeSet<String>,
+    workdir: BTreeSet<String>,
+    report: GovernanceReport,
+}
+
+struct Shared {
+    repo_dir: PathBuf,
+    /// The launcher's own state directory inside the repository (`.tmp/`), if it is inside.
+    own_prefix: Option<String>,
+    config: GovernanceConfig,
+    sets: Mutex<Sets>,
+    /// Work received but not yet applied; `report()` applies it before answering.
+    pending: Mutex<(BTreeSet<String>, bool)>,
+    mode: Mutex<ReportWatch>,
+    on_change: OnChange,
+}
+
+/// Handle to the index; cheap to clone.
+#[derive(Clone)]
+pub struct ChangeIndex {
+    shared: Arc<Shared>,
+    _watcher: Arc<Mutex<Option<notify::RecommendedWatcher>>>,
+}
+
+impl ChangeIndex {
+    /// Scans the repository once, then keeps the index current from file events (or by
+    /// periodic rescans when events cannot be had).
+    pub fn start(
+        repo_dir: &Path,
+        state_dir: Option<&Path>,
+        config: GovernanceConfig,
+        on_change: OnChange,
+    ) -> Result<ChangeIndex, ReportError> {
+        let repo_dir = repo_dir
+            .canonicalize()
+            .unwrap_or_else(|_| repo_dir.to_path_buf());
+        let own_prefix = own_prefix(&repo_dir, state_dir);
+        let sets = full_scan(&repo_dir, own_prefix.as_deref(), &config)?;
+        let shared = Arc::new(Shared {
+            repo_dir: repo_dir.clone(),
+            own_prefix,
+            config,
+            sets: Mutex::new(sets),
+            pending: Mutex::new((BTreeSet::new(), false)),
+            mode: Mutex::new(ReportWatch::Events),
+            on_change,
+        });
+        let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
+        let watcher = match watch(&shared, events_tx) {
+            Ok(watcher) => Some(watcher),
+            Err(err) => {
+                tracing::warn!(%err, "no file events for the change index; rescanning every {}s", POLL_EVERY.as_secs());
+                *shared.mode.lock_or_recover() = ReportWatch::Polling;
+                None
+            }
+        };
+        let worker = shared.clone();
+        std::thread::Builder::new()
+            .name("change-index".into())
+            .spawn(move || run(&worker, events_rx))
+            .map_err(|err| ReportError::Repository(err.into()))?;
+        Ok(ChangeIndex {
+            shared,
+            _watcher: Arc::new(Mutex::new(watcher)),
+        })
+    }
+
+    /// The worktree report, with every event received so far applied.
+    pub fn report(&self) -> Result<GovernanceReport, ReportError> {
+        apply_pending(&self.shared)?;
+        let mut report = self.shared.sets.lock_or_recover().report.clone();
+        report.source = Some(match self.mode() {
+            ReportWatch::Events => ReportSource::Index,
+            ReportWatch::Polling => ReportSource::Scan,
+        });
+        Ok(report)
+    }
+
+    /// How the index learns of changes.
+    pub fn mode(&self) -> ReportWatch {
+        *self.shared.mode.lock_or_recover()
+    }
+}
+
+/// Staged and workdir paths from scratch, and their report.
+fn full_scan(
+    repo_dir: &Path,
+    own_prefix: Option<&str>,
+    config: &GovernanceConfig,
+) -> Result<Sets, ReportError> {
+    let repo = Repository::open(repo_dir)
+        .map_err(|err| ReportError::Repository(anyhow::anyhow!("{}: {err}", repo_dir.display())))?;
+    let staged = staged(&repo)?;
+    let workdir = all_workdir_changes(repo_dir, &repo)?;
+    let report = report_of(repo_dir, own_prefix, config, &staged, &workdir)?;
+    Ok(Sets {
+        staged,
+        workdir,
+        report,
+    })
+}
+
+fn report_of(
+    repo_dir: &Path,
+    own_prefix: Option<&str>,
+    config: &GovernanceConfig,
+    staged: &BTreeSet<String>,
+    workdir: &BTreeSet<String>,
+) -> Result<GovernanceReport, ReportError> {
+    let paths: Vec<String> = staged
+        .union(workdir)
+        .filter(|p| own_prefix.is_none_or(|own| !p.starts_with(own)))
+        .cloned()
+        .collect();
+    let preflight = portability::scan(repo_dir, &config.portability_surfaces)?;
+    let mut report = route(config, &Mode::Worktree, paths, preflight)?;
+    report.computed_at =
+        Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false));
+    Ok(report)
+}
+
+/// The recursive watcher; its events become work for the index thread.
+fn watch(
+    shared: &Arc<Shared>,
+    events: Sender<Vec<Work>>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let repo_dir = shared.repo_dir.clone();
+    let own_prefix = shared.own_prefix.clone();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let work = match event {
+            Ok(event) if event.need_rescan() => vec![Work::Rescan],
+            Ok(event) if matches!(event.kind, EventKind::Access(_)) => return,
+            Ok(event) => event
+                .paths
+                .iter()
+                .filter_map(|path| classify(&repo_dir, own_prefix.as_deref(), path))
+                .collect(),
+            Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => vec![Work::Poll],
+            // A lost watch or an overflow: only a rescan can be trusted.
+            Err(_) => vec![Work::Rescan],
+        };
+        if !work.is_empty() {
+            let _ = events.send(work);
+        }
+    };
+    // Git does not follow symlinks, and a symlink loop must not make the watcher recurse.
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
+    watcher.watch(&shared.repo_dir, RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+/// What an event on `path` means for the index (`None`: nothing).
+fn classify(repo_dir: &Path, own_prefix: Option<&str>, path: &Path) -> Option<Work> {
+    let relative = path.strip_prefix(repo_dir).ok()?;
+    // Git's names are bytes; a name that is not UTF-8 cannot be a literal pathspec here.
+    let Some(text) = relative.to_str().map(|t| t.replace('\\', "/")) else {
+        return Some(Work::Rescan);
+    };
+    if text.is_empty() {
+        return Some(Work::Rescan);
+    }
+    if let Some(git) = text
+        .strip_prefix(".git/")
+        .or((text == ".git").then_some(""))
+    {
+        let moves_baseline = git == "HEAD"
+            || git == "index"
+            || git == "packed-refs"
+            || git == "info/exclude"
+            || git.starts_with("refs/");
+        return moves_baseline.then_some(Work::Rescan);
+    }
+    if own_prefix.is_some_and(|own| text.starts_with(own) || format!("{text}/") == own) {
+        return None;
+    }
+    if relative
+        .file_name()
+        .is_some_and(|name| name == ".gitignore")
+    {
+        return Some(Work::Rescan);
+    }
+    Some(Work::Path(text))
+}
+
+/// The index thread: batches events (settled or at most `MAX_DEBOUNCE` old) and applies them;
+/// in polling mode, rescans every `POLL_EVERY`.
+fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
+    loop {
+        let polling = *shared.mode.lock_or_recover() == ReportWatch::Polling;
+        let first = if polling {
+            match events.recv_timeout(POLL_EVERY) {
+                Ok(work) => work,
+                Err(RecvTimeoutError::Timeout) => vec![Work::Rescan],
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(POLL_EVERY);
+                    vec![Work::Rescan]
+                }
+            }
+        } else {
+            match events.recv() {
+                Ok(work) => work,
+                Err(_) => return,
+            }
+        };
+        let started = Instant::now();
+        let mut batch = first;
+        while started.elapsed() < MAX_DEBOUNCE {
+            match events.recv_timeout(SETTLE) {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        {
+            let mut pending = shared.pending.lock_or_recover();
+            for work in batch {
+                match work {
+                    Work::Path(path) => {
+                        pending.0.insert(path);
+                    }
+                    Work::Rescan => pending.1 = true,
+                    Work::Poll => {
+                        tracing::warn!(
+                            "too many directories to watch; the change index rescans every {}s",
+                            POLL_EVERY.as_secs()
+                        );
+                        *shared.mode.lock_or_recover() = ReportWatch::Polling;
+                        pending.1 = true;
+                    }
+                }
+            }
+        }
+        if let Err(err) = apply_pending(shared) {
+            tracing::warn!("change index: {err}");
+        }
+    }
+}
+
+/// Applies pending work to the sets and recomputes the report; tells `on_change` when its
+/// content changed.
+fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
+    // The sets' lock serialises appliers; pending work is taken under it, so nothing is lost.
+    let mut sets = shared.sets.lock_or_recover();
+    let (dirty, rescan) = std::mem::take(&mut *shared.pending.lock_or_recover());
+    if dirty.is_empty() && !rescan {
+        return Ok(());
+    }
+    let before = (sets.staged.clone(), without_time(&sets.report));
+    let own = shared.own_prefix.as_deref();
+    if rescan {
+        *sets = full_scan(&shared.repo_dir, own, &shared.config)?;
+    } else {
+        let specs = relevant(&shared.repo_dir, dirty);
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let fresh = workdir_changes(&shared.repo_dir, &specs)?;
+        sets.workdir
+            .retain(|path| !specs.iter().any(|spec| covers(spec, path)));
+        sets.workdir.extend(fresh);
+        let (staged, workdir) = (sets.staged.clone(), sets.workdir.clone());
+        sets.report = report_of(&shared.repo_dir, own, &shared.config, &staged, &workdir)?;
+    }
+    let changed = before != (sets.staged.clone(), without_time(&sets.report));
+    drop(sets);
+    if changed {
+        (shared.on_change)();
+    }
+    Ok(())
+}
+
+/// Dirty paths worth asking Git about: not ignored (ignored ones cannot be changes), and none
+/// inside another one of the batch.
+fn relevant(repo_dir: &Path, dirty: BTreeSet<String>) -> Vec<String> {
+    let Ok(repo) = Repository::open(repo_dir) else {
+        return dirty.into_iter().collect();
+    };
+    let mut ignored_dirs: HashSet<String> = HashSet::new();
+    let mut out: Vec<String> = Vec::new();
+    for path in dirty {
+        if out.iter().any(|kept| covers(kept, &path)) {
+            continue;
+        }
+        let top = path.split('/').next().unwrap_or(&path).to_string();
+        if ignored_dirs.contains(&top) {
+            continue;
+        }
+        if path != top && repo.is_path_ignored(Path::new(&top)).unwrap_or(false) {
+            ignored_dirs.insert(top);
+            continue;
+        }
+        // An ignored path that Git tracks anyway still counts; `status` knows best for those.
+        let ignored = repo.is_path_ignored(Path::new(&path)).unwrap_or(false);
+        let tracked = repo
+            .index()
+            .ok()
+            .and_then(|index| index.get_path(Path::new(&path), 0))
+            .is_some();
+        if ignored && !tracked {
+            continue;
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// Whether the literal pathspec `spec` covers `path` (itself, or inside it as a directory).
+fn covers(spec: &str, path: &str) -> bool {
+    path == spec
+        || path
+            .strip_prefix(spec)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn without_time(report: &GovernanceReport) -> GovernanceReport {
+    GovernanceReport {
+        computed_at: None,
+        source: None,
+        ..report.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_classified_by_what_they_move() {
+        let repo = Path::new("/r");
+        let own = Some(".tmp/");
+        let c = |p: &str| classify(repo, own, Path::new(p));
+        assert_eq!(c("/r/src/a.rs"), Some(Work::Path("src/a.rs".into())));
+        assert_eq!(c("/r/.git/index"), Some(Work::Rescan));
+        assert_eq!(c("/r/.git/HEAD"), Some(Work::Rescan));
+        assert_eq!(c("/r/.git/refs/heads/main"), Some(Work::Rescan));
+        assert_eq!(c("/r/.git/objects/ab/cdef"), None);
+        assert_eq!(c("/r/.git/index.lock"), None);
+        assert_eq!(c("/r/.tmp/codex_governance_logs/x.log"), None);
+        assert_eq!(c("/r/.tmp"), None);
+        assert_eq!(c("/r/docs/.gitignore"), Some(Work::Rescan));
+        assert_eq!(c("/elsewhere/x"), None);
+    }
+
+    #[test]
+    fn pathspecs_cover_themselves_and_what_is_inside() {
+        assert!(covers("src", "src"));
+        assert!(covers("src", "src/a.rs"));
+        assert!(!covers("src", "src2/a.rs"));
+        assert!(!covers("src/a.rs", "src"));
+    }
+}

@@ -1,0 +1,185 @@
+//! The live change index against real Git: after every kind of change a repository sees, the
+//! served worktree report (from the index) equals a cold computation (`codex-governance report
+//! --json`) field by field, once the file system settled; a `report` event is pushed when it
+//! changes; writes in ignored directories change nothing.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use serde_json::Value;
+
+fn git(repo: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn cold(repo: &Path) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+        .args(["report", "--json", "--repo"])
+        .arg(repo)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn served(server: &TestServer) -> Value {
+    let mut report = server.get_ok("/api/report")["report"].clone();
+    assert_eq!(report["source"], "index");
+    let object = report.as_object_mut().unwrap();
+    object.remove("source");
+    object.remove("computed_at");
+    report
+}
+
+/// Waits until the served report equals a cold one; returns how long that took.
+fn settles(server: &TestServer, what: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let expected = cold(server.repo_path());
+        let got = served(server);
+        if got == expected {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "after {what}: the index says\n{}\nbut a cold scan says\n{}",
+            got["changed_paths"],
+            expected["changed_paths"]
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn write(repo: &Path, path: &str, text: &str) {
+    let path = repo.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(dir, ".gitignore", "target/\n*.log\n");
+    write(dir, "README.md", "# r\n");
+    write(dir, "src/lib.rs", "fn a() {}\n");
+    write(dir, "docs/a.md", "a\n");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "start"]);
+    let server = TestServer::start_in(repo, &[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    assert_eq!(server.get_ok("/api/status")["report_watch"], "events");
+    let dir = server.repo_path().to_path_buf();
+    let mut slowest = settles(&server, "start");
+
+    let mut step = |what: &str, change: &dyn Fn()| {
+        change();
+        slowest = slowest.max(settles(&server, what));
+    };
+    step("an edit", &|| write(&dir, "src/lib.rs", "fn a() { b() }\n"));
+    step("a new file", &|| write(&dir, "src/new.rs", "fn n() {}\n"));
+    step("a new directory with a file", &|| {
+        write(&dir, "deep/er/still/file.rs", "x\n")
+    });
+    step("a delete", &|| {
+        std::fs::remove_file(dir.join("docs/a.md")).unwrap()
+    });
+    step("a rename", &|| {
+        std::fs::rename(dir.join("README.md"), dir.join("README2.md")).unwrap()
+    });
+    step("git add", &|| git(&dir, &["add", "-A"]));
+    step("git commit", &|| git(&dir, &["commit", "-q", "-m", "two"]));
+    step("a branch switch", &|| {
+        git(&dir, &["checkout", "-q", "-b", "other"]);
+        write(&dir, "other.txt", "o\n");
+        git(&dir, &["add", "other.txt"]);
+        git(&dir, &["commit", "-q", "-m", "other"]);
+        git(&dir, &["checkout", "-q", "main"]);
+    });
+    step("git stash", &|| {
+        write(&dir, "src/lib.rs", "stashed\n");
+        write(&dir, "untracked.txt", "u\n");
+        git(&dir, &["stash", "-q", "-u"]);
+    });
+    step("a .gitignore edit", &|| {
+        write(&dir, "notes.tmpfile", "n\n");
+        write(&dir, ".gitignore", "target/\n*.log\n*.tmpfile\n");
+    });
+    step("a name that is not UTF-8", &|| {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name.txt");
+        std::fs::write(dir.join(name), "b\n").unwrap();
+    });
+    step("a symlink loop", &|| {
+        std::os::unix::fs::symlink(".", dir.join("loop")).unwrap()
+    });
+    step("a 1,000-file burst", &|| {
+        for i in 0..1000 {
+            write(&dir, &format!("burst/{}/f{i}.txt", i % 10), "x\n");
+        }
+    });
+    step("a watched directory deleted", &|| {
+        std::fs::remove_dir_all(dir.join("burst")).unwrap()
+    });
+
+    // Writes in ignored places change nothing.
+    let before = served(&server);
+    for i in 0..200 {
+        write(&dir, &format!("target/debug/f{i}.o"), "o\n");
+    }
+    write(&dir, "build.log", "log\n");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(served(&server), before);
+    eprintln!("slowest settle: {slowest:?}");
+}
+
+#[test]
+fn a_write_pushes_a_report_event() {
+    let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.host()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.starts_with("event: hello") {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+    let written = Instant::now();
+    write(server.repo_path(), "pushed.txt", "p\n");
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended");
+        if line.starts_with("event: report") {
+            break;
+        }
+    }
+    let latency = written.elapsed();
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    assert!(served(&server)["changed_paths"]
+        .to_string()
+        .contains("pushed.txt"));
+}
