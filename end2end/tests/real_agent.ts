@@ -116,8 +116,9 @@ name = "mock"
 base_url = "http://127.0.0.1:${endpoint.port}/v1"
 wire_api = "responses"
 requires_openai_auth = false
-stream_max_retries = 0
-request_max_retries = 0
+# A transient transport error under CI load must not end a turn (Codex retries 5 by default).
+stream_max_retries = 2
+request_max_retries = 2
 
 [analytics]
 enabled = false

@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::agent_flow::{
     self, agent_bin_dir, close_leaving_nothing, new_repo, plan_confirm_report, script,
@@ -94,109 +94,6 @@ fn start_server(
     )
 }
 
-/// The text of a terminal transcript, roughly: escape sequences and carriage returns removed,
-/// no empty lines.
-fn plain_text(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.next() {
-                // CSI: parameters up to a final byte; a cursor move down or to a place starts
-                // a new line.
-                Some('[') => {
-                    let end = chars.by_ref().find(|c| ('@'..='~').contains(c));
-                    if matches!(end, Some('B' | 'E' | 'H' | 'f' | 'd')) && !out.ends_with('\n') {
-                        out.push('\n');
-                    }
-                }
-                // OSC: up to BEL or ST.
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                Some('(' | ')') => {
-                    chars.next();
-                }
-                _ => {}
-            },
-            '\r' => {}
-            '\n' => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// On a failure, prints what the model was asked, each session's state and the end of every
-/// terminal transcript (the temporary directories are gone afterwards). With
-/// `REAL_CLAUDE_KEEP_LOGS=<dir>` the raw transcripts are also copied there, pass or fail.
-struct Diagnostics<'a> {
-    server: &'a TestServer,
-    endpoint: &'a Endpoint,
-    state: &'a Path,
-}
-
-impl Drop for Diagnostics<'_> {
-    fn drop(&mut self) {
-        let logs = self.state.join("codex_governance_logs");
-        let transcripts: Vec<PathBuf> = std::fs::read_dir(&logs)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.path())
-            .collect();
-        if let Some(keep) = std::env::var_os("REAL_CLAUDE_KEEP_LOGS") {
-            let keep = PathBuf::from(keep);
-            let _ = std::fs::create_dir_all(&keep);
-            for path in &transcripts {
-                let _ = std::fs::copy(path, keep.join(path.file_name().unwrap()));
-            }
-        }
-        if !std::thread::panicking() {
-            return;
-        }
-        for request in self.endpoint.requests() {
-            eprintln!(
-                "model request {:?}: {:?}, tool output {:?}",
-                request.kind,
-                request.user_text.chars().take(120).collect::<String>(),
-                request.tool_output
-            );
-        }
-        let status = self.server.get("/api/status");
-        if status.status == 200 {
-            for s in status.json()["sessions"].as_array().into_iter().flatten() {
-                eprintln!(
-                    "session {} status {} agent_state {} report_status {} auto_close_reason {}",
-                    s["id"],
-                    s["status"],
-                    s["agent_state"],
-                    s["report_status"],
-                    s["auto_close_reason"]
-                );
-            }
-        }
-        for path in &transcripts {
-            let text = plain_text(&std::fs::read(path).unwrap_or_default());
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("---- {} (end, escapes removed) ----", path.display());
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
-
 #[test]
 fn the_real_claude_runs_the_whole_flow() {
     let endpoint = messages_endpoint::start(script(false, "real claude"));
@@ -205,7 +102,7 @@ fn the_real_claude_runs_the_whole_flow() {
     let home = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let server = start_server(repo, &endpoint, config.path(), home.path(), state.path());
-    let _diagnostics = Diagnostics {
+    let _diagnostics = agent_flow::Diagnostics {
         server: &server,
         endpoint: &endpoint,
         state: state.path(),

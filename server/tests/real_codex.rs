@@ -32,8 +32,9 @@ name = "mock"
 base_url = "{base_url}"
 wire_api = "responses"
 requires_openai_auth = false
-stream_max_retries = 0
-request_max_retries = 0
+# A transient transport error under CI load must not end a turn (Codex retries 5 by default).
+stream_max_retries = 2
+request_max_retries = 2
 
 [sandbox_workspace_write]
 # /tmp is writable by default; exclude it so only the workspace and --add-dir are.
@@ -90,6 +91,12 @@ fn the_real_codex_runs_the_whole_flow() {
     let repo = new_repo();
     let home = codex_home(&endpoint, repo.path(), "danger-full-access");
     let server = start_server(repo, home.path(), &[]);
+    let state = server.state_dir();
+    let _diagnostics = agent_flow::Diagnostics {
+        server: &server,
+        endpoint: &endpoint,
+        state: &state,
+    };
     let status = server.get_ok("/api/status");
     assert_eq!(status["agent"]["name"], "codex");
     assert!(
