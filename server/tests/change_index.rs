@@ -29,9 +29,14 @@ fn git(repo: &Path, args: &[&str]) {
 }
 
 fn cold(repo: &Path) -> Value {
+    cold_with(repo, &[])
+}
+
+fn cold_with(repo: &Path, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_codex-governance"))
         .args(["report", "--json", "--repo"])
         .arg(repo)
+        .args(args)
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -39,7 +44,11 @@ fn cold(repo: &Path) -> Value {
 }
 
 fn served(server: &TestServer) -> Value {
-    let mut report = server.get_ok("/api/report")["report"].clone();
+    served_at(server, "/api/report")
+}
+
+fn served_at(server: &TestServer, path: &str) -> Value {
+    let mut report = server.get_ok(path)["report"].clone();
     assert_eq!(report["source"], "index");
     let object = report.as_object_mut().unwrap();
     object.remove("source");
@@ -104,6 +113,11 @@ fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
         std::fs::rename(dir.join("README.md"), dir.join("README2.md")).unwrap()
     });
     step("git add", &|| git(&dir, &["add", "-A"]));
+    // The staged report comes from the same index.
+    assert_eq!(
+        served_at(&server, "/api/report?mode=staged"),
+        cold_with(&dir, &["--staged"])
+    );
     step("git commit", &|| git(&dir, &["commit", "-q", "-m", "two"]));
     step("a branch switch", &|| {
         git(&dir, &["checkout", "-q", "-b", "other"]);

@@ -125,6 +125,28 @@ impl ChangeIndex {
         Ok(report)
     }
 
+    /// The staged report (the Git index against HEAD), from the same index.
+    pub fn staged_report(&self) -> Result<GovernanceReport, ReportError> {
+        apply_pending(&self.shared)?;
+        let staged = self.shared.sets.lock_or_recover().staged.clone();
+        let own = self.shared.own_prefix.as_deref();
+        let paths: Vec<String> = staged
+            .into_iter()
+            .filter(|p| own.is_none_or(|own| !p.starts_with(own)))
+            .collect();
+        let preflight = portability::scan(
+            &self.shared.repo_dir,
+            &self.shared.config.portability_surfaces,
+        )?;
+        let mut report = route(&self.shared.config, &Mode::Staged, paths, preflight)?;
+        report.computed_at = Some(now_millis());
+        report.source = Some(match self.mode() {
+            ReportWatch::Events => ReportSource::Index,
+            ReportWatch::Polling => ReportSource::Scan,
+        });
+        Ok(report)
+    }
+
     /// How the index learns of changes.
     pub fn mode(&self) -> ReportWatch {
         *self.shared.mode.lock_or_recover()
@@ -166,6 +188,10 @@ fn report_of(
     report.computed_at =
         Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false));
     Ok(report)
+}
+
+fn now_millis() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 /// The recursive watcher; its events become work for the index thread.
