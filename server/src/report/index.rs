@@ -185,8 +185,7 @@ fn report_of(
         .collect();
     let preflight = portability::scan(repo_dir, &config.portability_surfaces)?;
     let mut report = route(config, &Mode::Worktree, paths, preflight)?;
-    report.computed_at =
-        Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false));
+    report.computed_at = Some(now_millis());
     Ok(report)
 }
 
