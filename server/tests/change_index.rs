@@ -197,3 +197,25 @@ fn a_write_pushes_a_report_event() {
         .to_string()
         .contains("pushed.txt"));
 }
+
+#[test]
+fn without_file_events_the_index_polls_and_stays_correct() {
+    let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_TEST_NO_WATCH", "1")]);
+    assert_eq!(server.get_ok("/api/status")["report_watch"], "polling");
+    write(server.repo_path(), "polled.txt", "p\n");
+    let started = Instant::now();
+    loop {
+        let report = server.get_ok("/api/report")["report"].clone();
+        assert_eq!(report["source"], "scan");
+        if report["changed_paths"].to_string().contains("polled.txt") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(6), "{report}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut report = server.get_ok("/api/report")["report"].clone();
+    let object = report.as_object_mut().unwrap();
+    object.remove("source");
+    object.remove("computed_at");
+    assert_eq!(report, cold(server.repo_path()));
+}

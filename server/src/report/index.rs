@@ -95,7 +95,7 @@ impl ChangeIndex {
             on_change,
         });
         let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
-        let watcher = match watch(&shared, events_tx) {
+        let watcher = match watch_unless_disabled(&shared, events_tx) {
             Ok(watcher) => Some(watcher),
             Err(err) => {
                 tracing::warn!(%err, "no file events for the change index; rescanning every {}s", POLL_EVERY.as_secs());
@@ -191,6 +191,19 @@ fn report_of(
 
 fn now_millis() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// Debug builds only: `CODEX_GOVERNANCE_TEST_NO_WATCH` makes the watcher unavailable, as on a
+/// file system without events, so tests reach the polling fallback.
+fn watch_unless_disabled(
+    shared: &Arc<Shared>,
+    events: Sender<Vec<Work>>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CODEX_GOVERNANCE_TEST_NO_WATCH").is_some() {
+        return Err(notify::Error::generic("file events disabled for this test"));
+    }
+    watch(shared, events)
 }
 
 /// The recursive watcher; its events become work for the index thread.
