@@ -13,7 +13,7 @@ test("dashboard hydrates and shows the launcher status from /api/status", async 
   const statusResponse = page.waitForResponse(
     (r) => new URL(r.url()).pathname === "/api/status" && r.status() === 200,
   );
-  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.getByRole("button", { name: "Refresh", exact: true }).click();
   const payload = await (await statusResponse).json();
   expect(payload.ok).toBe(true);
 
