@@ -63,39 +63,6 @@ pub struct AgentInfo {
     pub warnings: Vec<String>,
 }
 
-/// What an agent says it is doing, from the signals it prints on its terminal (Codex: OSC 7501).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    /// In a turn: thinking or running a tool.
-    Working,
-    /// At its prompt, waiting for the user (or the launcher) to type.
-    WaitingForInput,
-    /// Finished its task.
-    Done,
-    /// The agent announces nothing (or has not yet).
-    #[default]
-    Unknown,
-}
-
-impl AgentState {
-    /// The state a Codex-style `state=` value announces; `None` for values it does not know.
-    pub fn from_announced(value: &str) -> Option<AgentState> {
-        match value {
-            "working" | "busy" => Some(AgentState::Working),
-            // Claude Code: `blocked` at a permission prompt.
-            "idle" | "waiting" | "blocked" => Some(AgentState::WaitingForInput),
-            "done" => Some(AgentState::Done),
-            _ => None,
-        }
-    }
-
-    /// Not in the middle of a turn.
-    pub fn is_at_rest(self) -> bool {
-        matches!(self, AgentState::WaitingForInput | AgentState::Done)
-    }
-}
-
 /// Mailbox directories of a Zhongshu session (departments report into their parent's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MailboxPaths {

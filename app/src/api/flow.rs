@@ -274,14 +274,27 @@ pub struct ZhongshuPlanResponse {
 }
 
 /// A plan as `GET /api/zhongshu_plan` shows it: with the slot counters and model choices inside
-/// `plan` too, where the original dashboard reads them for its confirmation dialog.
+/// `plan` too, where the original dashboard reads them for its confirmation dialog. Read back as
+/// a plain [`Plan`] (the extra fields are the response's own too), which keeps flattening out of
+/// the dashboard's deserializers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Plan")]
 pub struct PlanView {
     #[serde(flatten)]
     pub plan: Plan,
     #[serde(flatten)]
     pub counters: Counters,
     pub model_choices: Vec<String>,
+}
+
+impl From<Plan> for PlanView {
+    fn from(plan: Plan) -> PlanView {
+        PlanView {
+            plan,
+            counters: Counters::default(),
+            model_choices: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

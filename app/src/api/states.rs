@@ -4,13 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Defines a fieldless enum with its wire names and `as_str`.
+/// Defines a fieldless enum with its wire names, `as_str`, and serde as that string. Hand-written
+/// (de)serializers: a string and a match, much less wasm than serde's derived enum visitors.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+ }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
+            $($(#[$vmeta])* $variant,)+
         }
 
         impl $name {
@@ -18,6 +19,22 @@ macro_rules! wire_enum {
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+                match text.as_ref() {
+                    $($wire => Ok($name::$variant),)+
+                    other => Err(serde::de::Error::unknown_variant(other, &[$($wire),+])),
                 }
             }
         }
@@ -172,6 +189,41 @@ wire_enum! {
         Events = "events",
         /// Periodic scans (no events could be had).
         Polling = "polling",
+    }
+}
+
+wire_enum! {
+    /// What an agent says it is doing, from the signals it prints on its terminal (Codex and
+    /// Claude Code: OSC 7501).
+    #[derive(Default)]
+    AgentState {
+        /// In a turn: thinking or running a tool.
+        Working = "working",
+        /// At its prompt, waiting for the user (or the launcher) to type.
+        WaitingForInput = "waiting_for_input",
+        /// Finished its turn.
+        Done = "done",
+        /// The agent announces nothing (or has not yet).
+        #[default]
+        Unknown = "unknown",
+    }
+}
+
+impl AgentState {
+    /// The state a Codex-style `state=` value announces; `None` for values it does not know.
+    pub fn from_announced(value: &str) -> Option<AgentState> {
+        match value {
+            "working" | "busy" => Some(AgentState::Working),
+            // Claude Code: `blocked` at a permission prompt.
+            "idle" | "waiting" | "blocked" => Some(AgentState::WaitingForInput),
+            "done" => Some(AgentState::Done),
+            _ => None,
+        }
+    }
+
+    /// Not in the middle of a turn.
+    pub fn is_at_rest(self) -> bool {
+        matches!(self, AgentState::WaitingForInput | AgentState::Done)
     }
 }
 
