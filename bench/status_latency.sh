@@ -9,7 +9,7 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 (cd "$repo" && cargo build --release -p server --bin codex-governance -q)
 
 servers=()
-cleanup() { for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 work=$(mktemp -d -t cg-bench-status-XXXXXX)
 trap cleanup EXIT
 
