@@ -346,3 +346,33 @@ fn status_answers_304_while_nothing_changed_and_the_new_state_after_a_change() {
     assert_eq!(changed.json()["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(changed.header("x-content-type-options"), Some("nosniff"));
 }
+
+#[test]
+fn status_is_gzip_compressed_for_clients_that_accept_it() {
+    let server = TestServer::start_with(&[], &[]);
+    let plain = server.get("/api/status");
+    let compressed = server.request(
+        "GET",
+        "/api/status",
+        &[("Accept-Encoding", "gzip, br")],
+        None,
+    );
+    assert_eq!(compressed.status, 200);
+    assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    assert_ne!(compressed.header("etag"), plain.header("etag"));
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed.body[..]),
+        &mut json,
+    )
+    .unwrap();
+    assert_eq!(json, plain.body);
+    let etag = compressed.header("etag").unwrap().to_string();
+    let again = server.request(
+        "GET",
+        "/api/status",
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(again.status, 304);
+}

@@ -16,29 +16,51 @@ pub async fn cached_status(State(engine): State<Engine>, request: Request, next:
     if request.method() != Method::GET || (path != "/api/status" && path != "/api/sessions") {
         return next.run(request).await;
     }
-    let known = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let headers = request.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let known = text(header::IF_NONE_MATCH);
+    let gzip = text(header::ACCEPT_ENCODING).is_some_and(|accepted| {
+        accepted
+            .split(',')
+            .any(|coding| coding.split(';').next().unwrap_or("").trim() == "gzip")
+    });
     let body = match tokio::task::spawn_blocking(move || engine.status_body()).await {
         Ok(body) => body,
         Err(_) => return next.run(request).await,
     };
-    let etag = HeaderValue::from_str(&body.etag).ok();
-    let unchanged = known.is_some_and(|k| k.split(',').any(|tag| tag.trim() == &*body.etag));
+    let (bytes, tag) = if gzip {
+        (body.gzip, body.gzip_etag)
+    } else {
+        (body.json, body.etag)
+    };
+    let etag = HeaderValue::from_str(&tag).ok();
+    let unchanged = known.is_some_and(|k| k.split(',').any(|t| t.trim() == &*tag));
     let mut response = if unchanged {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let mut response = Response::new(Body::from(body.json.to_vec()));
+        // The bytes are shared with the cache: no copy per request.
+        let mut response = Response::new(Body::from(bytes));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if gzip {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         response
     };
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Some(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);
     }
