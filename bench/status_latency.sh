@@ -13,9 +13,11 @@ cleanup() { for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
 work=$(mktemp -d -t cg-bench-status-XXXXXX)
 trap cleanup EXIT
 
-# Starts a server in a fresh repository with `count` recorded sessions; prints its port.
+# Starts a server in a fresh repository with `count` recorded sessions; sets `port`. (Not in a
+# command substitution: that subshell's `servers` would never be cleaned up.)
 start() {
-  local count=$1 dir="$work/repo-$1" port=$((20000 + RANDOM % 20000))
+  local count=$1 dir="$work/repo-$1"
+  port=$((20000 + RANDOM % 20000))
   git init -q "$dir"
   # Each session is a short real process with a few lines of transcript.
   "$repo/target/release/codex-governance" serve --port "$port" --repo "$dir" --agent custom \
@@ -27,11 +29,10 @@ start() {
     curl -sf -X POST -H 'Content-Type: application/json' -d "{\"task\":\"bench $i\"}" \
       "http://127.0.0.1:$port/api/start_zhongshu_session" >/dev/null
   done
-  echo "$port"
 }
 
-empty=$(start 0)
-full=$(start "$sessions")
+start 0; empty=$port
+start "$sessions"; full=$port
 sleep 2
 rows=""
 for port in "$empty" "$full"; do
