@@ -29,8 +29,11 @@ use crate::sync::LockOrRecover;
 const SETTLE: Duration = Duration::from_millis(20);
 /// A burst is processed at the latest this long after its first event.
 const MAX_DEBOUNCE: Duration = Duration::from_millis(50);
-/// How often the index rescans when it has no file events.
+/// How often, at most, the index rescans when it has no file events.
 const POLL_EVERY: Duration = Duration::from_secs(2);
+/// Polling spends at most about a tenth of one core: the interval is at least this many times
+/// the last full scan's duration (a large repository is rescanned less often).
+const POLL_COST_FACTOR: u32 = 10;
 
 /// What a file event asks of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,8 @@ struct Shared {
     /// Work received but not yet applied; `report()` applies it before answering.
     pending: Mutex<(BTreeSet<String>, bool)>,
     mode: Mutex<ReportWatch>,
+    /// How long the last full scan took.
+    scan_cost: Mutex<Duration>,
     on_change: OnChange,
 }
 
@@ -84,7 +89,9 @@ impl ChangeIndex {
             .canonicalize()
             .unwrap_or_else(|_| repo_dir.to_path_buf());
         let own_prefix = own_prefix(&repo_dir, state_dir);
+        let scan_started = Instant::now();
         let sets = full_scan(&repo_dir, own_prefix.as_deref(), &config)?;
+        let scan_cost = scan_started.elapsed();
         let shared = Arc::new(Shared {
             repo_dir: repo_dir.clone(),
             own_prefix,
@@ -92,6 +99,7 @@ impl ChangeIndex {
             sets: Mutex::new(sets),
             pending: Mutex::new((BTreeSet::new(), false)),
             mode: Mutex::new(ReportWatch::Events),
+            scan_cost: Mutex::new(scan_cost),
             on_change,
         });
         let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
@@ -271,16 +279,17 @@ fn classify(repo_dir: &Path, own_prefix: Option<&str>, path: &Path) -> Option<Wo
 }
 
 /// The index thread: batches events (settled or at most `MAX_DEBOUNCE` old) and applies them;
-/// in polling mode, rescans every `POLL_EVERY`.
+/// in polling mode, rescans every `POLL_EVERY` (or less often when scans are expensive).
 fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
     loop {
         let polling = *shared.mode.lock_or_recover() == ReportWatch::Polling;
         let first = if polling {
-            match events.recv_timeout(POLL_EVERY) {
+            let every = POLL_EVERY.max(*shared.scan_cost.lock_or_recover() * POLL_COST_FACTOR);
+            match events.recv_timeout(every) {
                 Ok(work) => work,
                 Err(RecvTimeoutError::Timeout) => vec![Work::Rescan],
                 Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(POLL_EVERY);
+                    std::thread::sleep(every);
                     vec![Work::Rescan]
                 }
             }
@@ -335,7 +344,9 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
     let before = (sets.staged.clone(), without_time(&sets.report));
     let own = shared.own_prefix.as_deref();
     if rescan {
+        let started = Instant::now();
         *sets = full_scan(&shared.repo_dir, own, &shared.config)?;
+        *shared.scan_cost.lock_or_recover() = started.elapsed();
     } else {
         let specs = relevant(&shared.repo_dir, dirty);
         if specs.is_empty() {
