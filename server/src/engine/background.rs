@@ -47,17 +47,26 @@ impl Engine {
     /// Keeps the worktree report current from file events; pushes `report` when it changes (at
     /// most every 100 ms). Without it, reports are computed on request.
     fn start_change_index(&self) {
+        // The index only signals; a small thread pushes, at most once per gap, so neither the
+        // index nor a request that applied pending changes ever waits for the push.
+        let (changed, changes) = std::sync::mpsc::channel::<()>();
         let weak = Arc::downgrade(&self.shared);
-        let last_push = std::sync::Mutex::new(Instant::now() - REPORT_PUSH_GAP);
+        let spawned = std::thread::Builder::new()
+            .name("report-push".into())
+            .spawn(move || {
+                while changes.recv().is_ok() {
+                    while changes.try_recv().is_ok() {}
+                    let Some(shared) = weak.upgrade() else { return };
+                    Engine { shared }.emit("report", None);
+                    std::thread::sleep(REPORT_PUSH_GAP);
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "no report push thread");
+        }
+        let changed = std::sync::Mutex::new(changed);
         let on_change = Box::new(move || {
-            let Some(shared) = weak.upgrade() else { return };
-            let mut last = last_push.lock_or_recover();
-            let wait = REPORT_PUSH_GAP.saturating_sub(last.elapsed());
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
-            }
-            *last = Instant::now();
-            Engine { shared }.emit("report", None);
+            let _ = changed.lock_or_recover().send(());
         });
         let shared = &self.shared;
         match crate::report::index::ChangeIndex::start(
