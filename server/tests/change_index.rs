@@ -219,3 +219,35 @@ fn without_file_events_the_index_polls_and_stays_correct() {
     object.remove("computed_at");
     assert_eq!(report, cold(server.repo_path()));
 }
+
+#[test]
+fn a_branch_switch_with_5000_changed_files_settles_to_the_cold_answer() {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(dir, "README.md", "# r\n");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "start"]);
+    git(dir, &["checkout", "-q", "-b", "wide"]);
+    for i in 0..5000 {
+        write(dir, &format!("wide/{}/f{i}.txt", i % 50), "w\n");
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "wide"]);
+    git(dir, &["checkout", "-q", "main"]);
+    let server = TestServer::start_in(repo, &[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    let dir = server.repo_path().to_path_buf();
+    write(&dir, "local.txt", "uncommitted\n");
+    settles(&server, "start");
+    // 5,000 files appear at once, and the baseline (HEAD, the index) moves with them.
+    git(&dir, &["checkout", "-q", "wide"]);
+    settles(&server, "switching to a branch with 5,000 more files");
+    write(&dir, "wide/0/f0.txt", "edited\n");
+    settles(&server, "an edit after the switch");
+    git(&dir, &["checkout", "-q", "-f", "main"]);
+    let elapsed = settles(&server, "switching back");
+    assert!(served(&server)["changed_paths"]
+        .to_string()
+        .contains("local.txt"));
+    eprintln!("settled {elapsed:?} after switching back");
+}
