@@ -160,6 +160,15 @@ fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
     write(&dir, "build.log", "log\n");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(served(&server), before);
+
+    // Ignored directories are not watched; once un-ignored they are.
+    write(&dir, ".gitignore", "*.log\n*.tmpfile\n");
+    slowest = slowest.max(settles(&server, "un-ignoring target/"));
+    write(&dir, "target/debug/new/after.o", "o\n");
+    slowest = slowest.max(settles(&server, "a write in the now watched target/"));
+    assert!(served(&server)["changed_paths"]
+        .to_string()
+        .contains("target/debug/new/after.o"));
     eprintln!("slowest settle: {slowest:?}");
 }
 

@@ -44,6 +44,10 @@ enum Work {
     Rescan,
     /// The watcher cannot cover the tree (the watch limit): rescan periodically from now on.
     Poll,
+    /// A directory appeared (relative path): watch it and what is inside, unless ignored.
+    NewDir(String),
+    /// Ignore rules changed: directories may have become watchable; rescan too.
+    Rewatch,
 }
 
 /// Called after the report changed (its content, not its time).
@@ -66,6 +70,8 @@ struct Shared {
     mode: Mutex<ReportWatch>,
     /// How long the last full scan took.
     scan_cost: Mutex<Duration>,
+    /// The watcher: one non-recursive watch per directory that is not ignored.
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
     on_change: OnChange,
 }
 
@@ -73,7 +79,6 @@ struct Shared {
 #[derive(Clone)]
 pub struct ChangeIndex {
     shared: Arc<Shared>,
-    _watcher: Arc<Mutex<Option<notify::RecommendedWatcher>>>,
 }
 
 impl ChangeIndex {
@@ -100,26 +105,23 @@ impl ChangeIndex {
             pending: Mutex::new((BTreeSet::new(), false)),
             mode: Mutex::new(ReportWatch::Events),
             scan_cost: Mutex::new(scan_cost),
+            watcher: Mutex::new(None),
             on_change,
         });
         let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
-        let watcher = match watch_unless_disabled(&shared, events_tx) {
-            Ok(watcher) => Some(watcher),
+        match watch_unless_disabled(&shared, events_tx) {
+            Ok(watcher) => *shared.watcher.lock_or_recover() = Some(watcher),
             Err(err) => {
                 tracing::warn!(%err, "no file events for the change index; rescanning every {}s", POLL_EVERY.as_secs());
                 *shared.mode.lock_or_recover() = ReportWatch::Polling;
-                None
             }
-        };
+        }
         let worker = shared.clone();
         std::thread::Builder::new()
             .name("change-index".into())
             .spawn(move || run(&worker, events_rx))
             .map_err(|err| ReportError::Repository(err.into()))?;
-        Ok(ChangeIndex {
-            shared,
-            _watcher: Arc::new(Mutex::new(watcher)),
-        })
+        Ok(ChangeIndex { shared })
     }
 
     /// The worktree report, with every event received so far applied.
@@ -214,7 +216,9 @@ fn watch_unless_disabled(
     watch(shared, events)
 }
 
-/// The recursive watcher; its events become work for the index thread.
+/// The watcher: a non-recursive watch on every directory of the working tree that is not
+/// ignored (ignored trees such as `target/` cost neither watches nor events), plus `.git` and
+/// its refs. Its events become work for the index thread.
 fn watch(
     shared: &Arc<Shared>,
     events: Sender<Vec<Work>>,
@@ -225,11 +229,25 @@ fn watch(
         let work = match event {
             Ok(event) if event.need_rescan() => vec![Work::Rescan],
             Ok(event) if matches!(event.kind, EventKind::Access(_)) => return,
-            Ok(event) => event
-                .paths
-                .iter()
-                .filter_map(|path| classify(&repo_dir, own_prefix.as_deref(), path))
-                .collect(),
+            Ok(event) => {
+                let mut work: Vec<Work> = event
+                    .paths
+                    .iter()
+                    .filter_map(|path| classify(&repo_dir, own_prefix.as_deref(), path))
+                    .collect();
+                // A directory created or moved in needs watches of its own.
+                if matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)) {
+                    for path in &event.paths {
+                        let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
+                        if let (true, Some(Work::Path(dir))) =
+                            (is_dir, classify(&repo_dir, own_prefix.as_deref(), path))
+                        {
+                            work.insert(0, Work::NewDir(dir));
+                        }
+                    }
+                }
+                work
+            }
             Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => vec![Work::Poll],
             // A lost watch or an overflow: only a rescan can be trusted.
             Err(_) => vec![Work::Rescan],
@@ -241,8 +259,78 @@ fn watch(
     // Git does not follow symlinks, and a symlink loop must not make the watcher recurse.
     let config = notify::Config::default().with_follow_symlinks(false);
     let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
-    watcher.watch(&shared.repo_dir, RecursiveMode::Recursive)?;
+    let git_dir = shared.repo_dir.join(".git");
+    watcher.watch(&git_dir, RecursiveMode::NonRecursive)?;
+    for sub in ["refs", "info"] {
+        if git_dir.join(sub).is_dir() {
+            watcher.watch(&git_dir.join(sub), RecursiveMode::Recursive)?;
+        }
+    }
+    watch_tree(&mut watcher, shared, "")?;
     Ok(watcher)
+}
+
+/// Watches `relative` (the repository root when empty) and every directory below it that is
+/// neither ignored, nor the state directory, nor `.git`, nor a symlink.
+fn watch_tree(
+    watcher: &mut notify::RecommendedWatcher,
+    shared: &Shared,
+    relative: &str,
+) -> notify::Result<()> {
+    let repo = Repository::open(&shared.repo_dir).ok();
+    let mut stack = vec![relative.to_string()];
+    while let Some(dir) = stack.pop() {
+        let path = if dir.is_empty() {
+            shared.repo_dir.clone()
+        } else {
+            shared.repo_dir.join(&dir)
+        };
+        if !dir.is_empty() && !watchable_dir(shared, repo.as_ref(), &dir) {
+            continue;
+        }
+        match watcher.watch(&path, RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => return Err(err),
+            // Gone again (deleted meanwhile) or unreadable: nothing to watch.
+            Err(_) => continue,
+        }
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            stack.push(if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a directory of the working tree gets a watch.
+fn watchable_dir(shared: &Shared, repo: Option<&Repository>, dir: &str) -> bool {
+    if dir == ".git" || dir.starts_with(".git/") {
+        return false;
+    }
+    let with_slash = format!("{dir}/");
+    if shared
+        .own_prefix
+        .as_deref()
+        .is_some_and(|own| with_slash.starts_with(own))
+    {
+        return false;
+    }
+    !repo.is_some_and(|repo| {
+        repo.is_path_ignored(Path::new(&with_slash))
+            .unwrap_or(false)
+    })
 }
 
 /// What an event on `path` means for the index (`None`: nothing).
@@ -259,11 +347,11 @@ fn classify(repo_dir: &Path, own_prefix: Option<&str>, path: &Path) -> Option<Wo
         .strip_prefix(".git/")
         .or((text == ".git").then_some(""))
     {
-        let moves_baseline = git == "HEAD"
-            || git == "index"
-            || git == "packed-refs"
-            || git == "info/exclude"
-            || git.starts_with("refs/");
+        if git == "info/exclude" {
+            return Some(Work::Rewatch);
+        }
+        let moves_baseline =
+            git == "HEAD" || git == "index" || git == "packed-refs" || git.starts_with("refs/");
         return moves_baseline.then_some(Work::Rescan);
     }
     if own_prefix.is_some_and(|own| text.starts_with(own) || format!("{text}/") == own) {
@@ -273,7 +361,7 @@ fn classify(repo_dir: &Path, own_prefix: Option<&str>, path: &Path) -> Option<Wo
         .file_name()
         .is_some_and(|name| name == ".gitignore")
     {
-        return Some(Work::Rescan);
+        return Some(Work::Rewatch);
     }
     Some(Work::Path(text))
 }
@@ -307,6 +395,21 @@ fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
                 Err(_) => break,
             }
         }
+        // New directories are watched before Git is asked about them, so nothing created in
+        // them between the two is missed.
+        for work in &batch {
+            let root = match work {
+                Work::NewDir(dir) => dir.as_str(),
+                Work::Rewatch => "",
+                _ => continue,
+            };
+            let mut watcher = shared.watcher.lock_or_recover();
+            if let Some(watcher) = watcher.as_mut() {
+                if watch_tree(watcher, shared, root).is_err() {
+                    *shared.mode.lock_or_recover() = ReportWatch::Polling;
+                }
+            }
+        }
         {
             let mut pending = shared.pending.lock_or_recover();
             for work in batch {
@@ -315,6 +418,10 @@ fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
                         pending.0.insert(path);
                     }
                     Work::Rescan => pending.1 = true,
+                    Work::NewDir(dir) => {
+                        pending.0.insert(dir);
+                    }
+                    Work::Rewatch => pending.1 = true,
                     Work::Poll => {
                         tracing::warn!(
                             "too many directories to watch; the change index rescans every {}s",
@@ -435,7 +542,8 @@ mod tests {
         assert_eq!(c("/r/.git/index.lock"), None);
         assert_eq!(c("/r/.tmp/codex_governance_logs/x.log"), None);
         assert_eq!(c("/r/.tmp"), None);
-        assert_eq!(c("/r/docs/.gitignore"), Some(Work::Rescan));
+        assert_eq!(c("/r/docs/.gitignore"), Some(Work::Rewatch));
+        assert_eq!(c("/r/.git/info/exclude"), Some(Work::Rewatch));
         assert_eq!(c("/elsewhere/x"), None);
     }
 
