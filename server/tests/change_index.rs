@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -175,31 +173,11 @@ fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
 #[test]
 fn a_write_pushes_a_report_event() {
     let server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
-    let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
-        server.host()
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    while !line.starts_with("event: hello") {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-    }
+    let mut events = server.open_events(Duration::from_secs(10));
+    events.wait_for_event("hello");
     let written = Instant::now();
     write(server.repo_path(), "pushed.txt", "p\n");
-    loop {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended");
-        if line.starts_with("event: report") {
-            break;
-        }
-    }
+    events.wait_for_event("report");
     let latency = written.elapsed();
     assert!(latency < Duration::from_secs(2), "{latency:?}");
     assert!(served(&server)["changed_paths"]

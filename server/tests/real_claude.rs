@@ -107,17 +107,7 @@ fn the_real_claude_runs_the_whole_flow() {
         endpoint: &endpoint,
         state: state.path(),
     };
-    let status = server.get_ok("/api/status");
-    assert_eq!(status["agent"]["name"], "claude");
-    assert!(
-        status["agent"]["command"]
-            .as_str()
-            .unwrap()
-            .contains("--settings"),
-        "{}",
-        status["agent"]
-    );
-    assert_eq!(status["agent"]["warnings"], json!([]));
+    agent_flow::assert_agent(&server, "claude", "--settings");
 
     let (zid, times) = plan_confirm_report(&server, "real claude");
     let to_model = agent_flow::notice_and_input_reach_the_model(&server, &endpoint, &zid);

@@ -15,7 +15,6 @@ use common::agent_flow::{
     self, agent_bin_dir, close_leaving_nothing, new_repo, plan_confirm_report, script,
 };
 use common::{model_endpoint, scripted::Endpoint, TestServer};
-use serde_json::json;
 
 /// A throwaway `CODEX_HOME` whose config selects the scripted endpoint.
 fn codex_home(endpoint: &Endpoint, repo: &Path, sandbox: &str) -> tempfile::TempDir {
@@ -97,17 +96,7 @@ fn the_real_codex_runs_the_whole_flow() {
         endpoint: &endpoint,
         state: &state,
     };
-    let status = server.get_ok("/api/status");
-    assert_eq!(status["agent"]["name"], "codex");
-    assert!(
-        status["agent"]["command"]
-            .as_str()
-            .unwrap()
-            .contains("--no-daemon"),
-        "{}",
-        status["agent"]
-    );
-    assert_eq!(status["agent"]["warnings"], json!([]));
+    agent_flow::assert_agent(&server, "codex", "--no-daemon");
 
     let (zid, times) = plan_confirm_report(&server, "real codex");
     let to_model = agent_flow::notice_and_input_reach_the_model(&server, &endpoint, &zid);

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
@@ -14,25 +12,10 @@ use common::TestServer;
 /// Opens the push stream and returns how long its `hello` event took.
 fn time_to_hello(server: &TestServer) -> Duration {
     let started = Instant::now();
-    let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
-        server.host()
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stream closed");
-        if line.starts_with("event: hello") {
-            return started.elapsed();
-        }
-    }
+    server
+        .open_events(Duration::from_secs(30))
+        .wait_for_event("hello");
+    started.elapsed()
 }
 
 #[test]

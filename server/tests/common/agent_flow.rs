@@ -119,6 +119,15 @@ pub fn processes_using(variable: &str, dir: &Path, server: &TestServer) -> Vec<S
     found
 }
 
+/// The server runs this agent, its command line has `flag`, and nothing had to be left out.
+pub fn assert_agent(server: &TestServer, name: &str, flag: &str) {
+    let status = server.get_ok("/api/status");
+    let agent = &status["agent"];
+    assert_eq!(agent["name"], name);
+    assert!(agent["command"].as_str().unwrap().contains(flag), "{agent}");
+    assert_eq!(agent["warnings"], json!([]));
+}
+
 /// Closes the session and waits until no process with `variable=dir` is left.
 pub fn close_leaving_nothing(server: &TestServer, id: &str, variable: &str, dir: &Path) {
     assert!(

@@ -11,10 +11,8 @@
 //! tool call) or a message. After a tool's result comes back, the turn ends with "Done.".
 //! Every request to `/v1/messages` is recorded.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::scripted::{Endpoint, Recorded, Reply, Request, RequestKind, Response, Script};
 
@@ -98,12 +96,7 @@ fn answer(request: &Value, script: &Script) -> (Recorded, Reply) {
     } else {
         (RequestKind::UserMessage, script(&user_text))
     };
-    let record = Recorded {
-        at: Instant::now(),
-        kind,
-        user_text,
-        tool_output,
-    };
+    let record = Recorded::now(kind, user_text, tool_output);
     (record, reply)
 }
 

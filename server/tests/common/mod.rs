@@ -187,6 +187,19 @@ impl TestServer {
         Response::parse(&raw)
     }
 
+    /// Opens the push stream (`GET /api/events`), reads with this timeout.
+    pub fn open_events(&self, timeout: Duration) -> EventStream {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(timeout)).unwrap();
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            self.host()
+        )
+        .unwrap();
+        EventStream(BufReader::new(stream))
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.repo.path().join(".tmp")
     }
@@ -196,6 +209,27 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The push stream of a test server, read line by line.
+pub struct EventStream(BufReader<TcpStream>);
+
+impl EventStream {
+    /// Reads until an event with this name arrives (fails when the stream ends first).
+    pub fn wait_for_event(&mut self, name: &str) {
+        let wanted = format!("event: {name}");
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                self.0.read_line(&mut line).unwrap() > 0,
+                "the push stream ended"
+            );
+            if line.trim_end() == wanted {
+                return;
+            }
+        }
     }
 }
 

@@ -8,8 +8,6 @@
 //! (`exec_command`) or a message. After a command's output comes back, the turn ends with
 //! "Done.". Every request is recorded.
 
-use std::time::Instant;
-
 use serde_json::{json, Value};
 
 use super::scripted::{Endpoint, Recorded, Reply, Request, RequestKind, Response, Script};
@@ -62,12 +60,7 @@ fn answer(request: &Value, script: &Script) -> (Recorded, Vec<Value>) {
     } else {
         (RequestKind::UserMessage, script(&user_text))
     };
-    let record = Recorded {
-        at: Instant::now(),
-        kind,
-        user_text,
-        tool_output,
-    };
+    let record = Recorded::now(kind, user_text, tool_output);
     (record, events(reply))
 }
 

@@ -42,6 +42,18 @@ pub struct Recorded {
     pub tool_output: Option<String>,
 }
 
+impl Recorded {
+    /// A request that arrived now.
+    pub fn now(kind: RequestKind, user_text: String, tool_output: Option<String>) -> Recorded {
+        Recorded {
+            at: Instant::now(),
+            kind,
+            user_text,
+            tool_output,
+        }
+    }
+}
+
 /// The test's script: a reply for each new user message.
 pub type Script = dyn Fn(&str) -> Reply + Send + Sync;
 
