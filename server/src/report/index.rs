@@ -448,12 +448,16 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
     if dirty.is_empty() && !rescan {
         return Ok(());
     }
-    let before = (sets.staged.clone(), without_time(&sets.report));
+    let before = without_time(&sets.report);
     let own = shared.own_prefix.as_deref();
+    // Only a rescan can move the staged set.
+    let mut staged_changed = false;
     if rescan {
         let started = Instant::now();
-        *sets = full_scan(&shared.repo_dir, own, &shared.config)?;
+        let fresh = full_scan(&shared.repo_dir, own, &shared.config)?;
         *shared.scan_cost.lock_or_recover() = started.elapsed();
+        staged_changed = fresh.staged != sets.staged;
+        *sets = fresh;
     } else {
         let specs = relevant(&shared.repo_dir, dirty);
         if specs.is_empty() {
@@ -463,10 +467,16 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
         sets.workdir
             .retain(|path| !specs.iter().any(|spec| covers(spec, path)));
         sets.workdir.extend(fresh);
-        let (staged, workdir) = (sets.staged.clone(), sets.workdir.clone());
-        sets.report = report_of(&shared.repo_dir, own, &shared.config, &staged, &workdir)?;
+        let report = report_of(
+            &shared.repo_dir,
+            own,
+            &shared.config,
+            &sets.staged,
+            &sets.workdir,
+        )?;
+        sets.report = report;
     }
-    let changed = before != (sets.staged.clone(), without_time(&sets.report));
+    let changed = staged_changed || before != without_time(&sets.report);
     drop(sets);
     if changed {
         (shared.on_change)();
@@ -481,6 +491,8 @@ fn relevant(repo_dir: &Path, dirty: BTreeSet<String>) -> Vec<String> {
         return dirty.into_iter().collect();
     };
     let mut ignored_dirs: HashSet<String> = HashSet::new();
+    // Loaded once, and only when an ignored path may still be tracked.
+    let mut index: Option<Option<git2::Index>> = None;
     let mut out: Vec<String> = Vec::new();
     for path in dirty {
         if out.iter().any(|kept| covers(kept, &path)) {
@@ -495,14 +507,14 @@ fn relevant(repo_dir: &Path, dirty: BTreeSet<String>) -> Vec<String> {
             continue;
         }
         // An ignored path that Git tracks anyway still counts; `status` knows best for those.
-        let ignored = repo.is_path_ignored(Path::new(&path)).unwrap_or(false);
-        let tracked = repo
-            .index()
-            .ok()
-            .and_then(|index| index.get_path(Path::new(&path), 0))
-            .is_some();
-        if ignored && !tracked {
-            continue;
+        if repo.is_path_ignored(Path::new(&path)).unwrap_or(false) {
+            let tracked = index
+                .get_or_insert_with(|| repo.index().ok())
+                .as_ref()
+                .is_some_and(|index| index.get_path(Path::new(&path), 0).is_some());
+            if !tracked {
+                continue;
+            }
         }
         out.push(path);
     }
