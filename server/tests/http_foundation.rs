@@ -336,6 +336,16 @@ fn status_answers_304_while_nothing_changed_and_the_new_state_after_a_change() {
     assert_eq!(again.status, 304);
     assert_eq!(again.header("etag"), Some(etag.as_str()));
     assert!(again.text().is_empty());
+    let listed = server.get("/api/zhongshu_sessions");
+    let listed_etag = listed.header("etag").expect("an ETag").to_string();
+    assert_eq!(listed.json()["zhongshu_sessions"], serde_json::json!([]));
+    let listed_again = server.request(
+        "GET",
+        "/api/zhongshu_sessions",
+        &[("If-None-Match", &listed_etag)],
+        None,
+    );
+    assert_eq!(listed_again.status, 304);
     server.post_ok(
         "/api/start_zhongshu_session",
         serde_json::json!({"task": "change it"}),
@@ -345,6 +355,17 @@ fn status_answers_304_while_nothing_changed_and_the_new_state_after_a_change() {
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
     assert_eq!(changed.json()["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(changed.header("x-content-type-options"), Some("nosniff"));
+    let listed = server.request(
+        "GET",
+        "/api/zhongshu_sessions",
+        &[("If-None-Match", &listed_etag)],
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.json()["zhongshu_sessions"].as_array().unwrap().len(),
+        1
+    );
 }
 
 #[test]

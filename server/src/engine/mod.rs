@@ -26,6 +26,7 @@ mod registration;
 mod reports;
 mod sessions;
 mod state;
+mod state_guard;
 mod status_cache;
 mod terminals;
 pub(crate) mod text;
@@ -49,7 +50,7 @@ use audit::Audit;
 use paths::StatePaths;
 pub(crate) use records::SessionRecord;
 use state::State;
-pub use status_cache::StatusBody;
+pub use status_cache::{StatusBody, View};
 pub(crate) use terminals::{ViewSource, Viewer, ViewerRefusal};
 
 /// Something changed; the push stream and terminal views listen for these.
@@ -75,10 +76,10 @@ struct Shared {
     launcher_url: String,
     self_exe: String,
     state: Mutex<State>,
-    /// Bumped whenever the state is locked for a change (see `Engine::lock`): maintained views
+    /// Bumped whenever the state is changed (see [`state_guard::StateGuard`]): maintained views
     /// are valid while it stays the same.
     generation: std::sync::atomic::AtomicU64,
-    status_cache: Mutex<Option<status_cache::Cached>>,
+    status_cache: status_cache::StatusCache,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     /// The repository's live change index (worktree reports), once started.
@@ -92,13 +93,9 @@ fn internal(err: anyhow::Error) -> ApiError {
 }
 
 impl Engine {
-    /// Locks the state. Every caller may change it, so maintained views are invalidated.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        let state = self.shared.state.lock_or_recover();
-        self.shared
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        state
+    /// Locks the state; a change made through the guard invalidates maintained views.
+    fn lock(&self) -> state_guard::StateGuard<'_, State> {
+        state_guard::StateGuard::new(self.shared.state.lock_or_recover(), &self.shared.generation)
     }
 
     /// Locks the state to read it only (maintained views), leaving them valid.

@@ -148,7 +148,7 @@ impl Engine {
                 self_exe,
                 state: Mutex::new(state),
                 generation: Default::default(),
-                status_cache: Mutex::new(None),
+                status_cache: Default::default(),
                 events: broadcast::channel(1024).0,
                 watcher: Mutex::new(None),
                 index: Default::default(),

@@ -211,25 +211,28 @@ impl Engine {
     }
 
     pub(super) fn zhongshu_sessions(&self) -> ZhongshuSessionsResponse {
-        let state = self.lock();
+        self.zhongshu_sessions_of(&self.lock_to_read())
+    }
+
+    pub(super) fn zhongshu_sessions_of(&self, state: &State) -> ZhongshuSessionsResponse {
         let zhongshu_sessions = state
             .sessions
             .iter()
             .rev()
             .filter(|s| s.is_zhongshu())
             .map(|record| ZhongshuEntry {
-                session: self.session_view(&state, record),
+                session: self.session_view(state, record),
                 child_departments: self
-                    .children(&state, &record.id)
-                    .map(|c| self.session_view(&state, c))
+                    .children(state, &record.id)
+                    .map(|c| self.session_view(state, c))
                     .collect(),
-                queued_departments: Self::queued_for(&state, &record.id),
+                queued_departments: Self::queued_for(state, &record.id),
                 report_count: state.results.get(&record.id).map_or(0, |r| r.len()) as u32,
             })
             .collect();
         ZhongshuSessionsResponse {
             ok: true,
-            counters: self.counters(&state),
+            counters: self.counters(state),
             queue: state.queue.iter().map(|(_, q)| q.clone()).collect(),
             zhongshu_sessions,
         }

@@ -1,4 +1,4 @@
-//! `GET /api/status` (and `/api/sessions`) from the engine's maintained view: bytes that are
+//! `GET /api/status` (and `/api/sessions`, `/api/zhongshu_sessions`) from the engine's maintained view: bytes that are
 //! rebuilt only when something they show changed, with an `ETag` so pollers (the original
 //! dashboard polls) get `304 Not Modified` while nothing did.
 
@@ -9,13 +9,13 @@ use axum::response::Response;
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, View};
 
 pub async fn cached_status(State(engine): State<Engine>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if request.method() != Method::GET || (path != "/api/status" && path != "/api/sessions") {
+    let view = View::of_path(request.uri().path());
+    let Some(view) = view.filter(|_| request.method() == Method::GET) else {
         return next.run(request).await;
-    }
+    };
     let headers = request.headers();
     let text = |name| {
         headers
@@ -29,9 +29,13 @@ pub async fn cached_status(State(engine): State<Engine>, request: Request, next:
             .split(',')
             .any(|coding| coding.split(';').next().unwrap_or("").trim() == "gzip")
     });
-    let body = match tokio::task::spawn_blocking(move || engine.status_body()).await {
-        Ok(body) => body,
-        Err(_) => return next.run(request).await,
+    // A current body is served on the reactor; a rebuild (which locks the engine state) is not.
+    let body = match engine.view_body_if_current(view) {
+        Some(body) => body,
+        None => match tokio::task::spawn_blocking(move || engine.view_body(view)).await {
+            Ok(body) => body,
+            Err(_) => return next.run(request).await,
+        },
     };
     let (bytes, tag) = if gzip {
         (body.gzip, body.gzip_etag)

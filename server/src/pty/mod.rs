@@ -5,4 +5,6 @@ mod process;
 mod ring;
 
 pub use osc::TerminalSignal;
-pub use process::{InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS};
+pub use process::{
+    bytes_printed, InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS,
+};

@@ -5,7 +5,7 @@ use crate::sync::LockOrRecover;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,6 +69,16 @@ pub struct OutputProgress {
     pub closed: bool,
 }
 
+/// Bytes printed by every PTY of this process so far. Maintained views key on it: any output
+/// may change what they show (previews, activity), and reading one atomic is cheaper than
+/// asking every terminal.
+static PRINTED: AtomicU64 = AtomicU64::new(0);
+
+/// See [`PRINTED`].
+pub fn bytes_printed() -> u64 {
+    PRINTED.load(Ordering::Acquire)
+}
+
 /// Output shared between the reader thread and everyone who watches it.
 pub struct Output {
     ring: Mutex<Ring>,
@@ -99,6 +109,8 @@ impl Output {
         self.last_output_ms
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
         self.progress.send_modify(|p| p.end = end);
+        // After the ring and the clock: whoever sees the new count sees the new bytes.
+        PRINTED.fetch_add(data.len() as u64, Ordering::Release);
     }
 
     fn close(&self) {
