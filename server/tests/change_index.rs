@@ -46,12 +46,18 @@ fn served(server: &TestServer) -> Value {
 }
 
 fn served_at(server: &TestServer, path: &str) -> Value {
-    let mut report = server.get_ok(path)["report"].clone();
-    assert_eq!(report["source"], "index");
+    let report = without_time(server.get_ok(path)["report"].clone());
+    assert_eq!(report.1, "index");
+    report.0
+}
+
+/// The report without its `computed_at`, and its `source` apart.
+fn without_time(mut report: Value) -> (Value, Value) {
+    let source = report["source"].clone();
     let object = report.as_object_mut().unwrap();
     object.remove("source");
     object.remove("computed_at");
-    report
+    (report, source)
 }
 
 /// Waits until the served report equals a cold one; returns how long that took.
@@ -61,7 +67,9 @@ fn settles(server: &TestServer, what: &str) -> Duration {
         let expected = cold(server.repo_path());
         let got = served(server);
         if got == expected {
-            return started.elapsed();
+            let settled = started.elapsed();
+            base_reports_match(server, what);
+            return settled;
         }
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -70,6 +78,22 @@ fn settles(server: &TestServer, what: &str) -> Duration {
             expected["changed_paths"]
         );
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Base-mode reports from the index equal cold ones, against HEAD and against the tag `start`.
+fn base_reports_match(server: &TestServer, what: &str) {
+    for base in ["HEAD", "start"] {
+        // Base reports with a name that is not UTF-8 among the candidates come from a scan.
+        let (served, _) = without_time(
+            server.get_ok(&format!("/api/report?mode=base&base={base}"))["report"].clone(),
+        );
+        let cold = cold_with(server.repo_path(), &["--base", base]);
+        assert_eq!(
+            served["changed_paths"], cold["changed_paths"],
+            "base {base} after {what}"
+        );
+        assert_eq!(served, cold, "base {base} after {what}");
     }
 }
 
@@ -90,6 +114,7 @@ fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
     write(dir, "docs/a.md", "a\n");
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "start"]);
+    git(dir, &["tag", "start"]);
     let server = TestServer::start_in(repo, &[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
     assert_eq!(server.get_ok("/api/status")["report_watch"], "events");
     let dir = server.repo_path().to_path_buf();
@@ -117,6 +142,18 @@ fn the_served_report_equals_a_cold_one_after_every_kind_of_change() {
         cold_with(&dir, &["--staged"])
     );
     step("git commit", &|| git(&dir, &["commit", "-q", "-m", "two"]));
+    // Staged as a rename, then rewritten: against HEAD the old path shows as deleted.
+    step("a staged rename, rewritten after", &|| {
+        git(&dir, &["mv", "src/new.rs", "src/moved.rs"]);
+        write(
+            &dir,
+            "src/moved.rs",
+            "nothing like the file it was before\n",
+        );
+    });
+    step("committing it", &|| {
+        git(&dir, &["commit", "-q", "-am", "moved"])
+    });
     step("a branch switch", &|| {
         git(&dir, &["checkout", "-q", "-b", "other"]);
         write(&dir, "other.txt", "o\n");
@@ -215,6 +252,7 @@ fn a_branch_switch_with_5000_changed_files_settles_to_the_cold_answer() {
     write(dir, "README.md", "# r\n");
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "start"]);
+    git(dir, &["tag", "start"]);
     git(dir, &["checkout", "-q", "-b", "wide"]);
     for i in 0..5000 {
         write(dir, &format!("wide/{}/f{i}.txt", i % 50), "w\n");
@@ -237,4 +275,83 @@ fn a_branch_switch_with_5000_changed_files_settles_to_the_cold_answer() {
         .to_string()
         .contains("local.txt"));
     eprintln!("settled {elapsed:?} after switching back");
+}
+
+/// The kernel's inotify watch limit, set low in a user namespace of the server's own (the
+/// limit is per user namespace), so the real `ENOSPC` path runs: the index stays in events
+/// mode while the tree fits, then falls back to polling and stays correct.
+#[test]
+fn past_the_kernel_watch_limit_the_index_polls_and_stays_correct() {
+    let limited = |limit: u32| {
+        vec![
+            "unshare".to_string(),
+            "-Ur".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("echo {limit} > /proc/sys/user/max_inotify_watches && exec \"$@\""),
+            "sh".into(),
+        ]
+    };
+    let probe = Command::new("unshare")
+        .args([
+            "-Ur",
+            "sh",
+            "-c",
+            "echo 50 > /proc/sys/user/max_inotify_watches",
+        ])
+        .status();
+    assert!(
+        probe.is_ok_and(|status| status.success()),
+        "this test needs user namespaces (unshare -Ur) to set a watch limit"
+    );
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    for i in 0..10 {
+        write(dir, &format!("d{i}/f.txt"), "f\n");
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "start"]);
+    git(dir, &["tag", "start"]);
+    let wrapper = limited(40);
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let server = TestServer::start_under(&wrapper, repo, &[], &[]);
+    assert_eq!(server.get_ok("/api/status")["report_watch"], "events");
+    let dir = server.repo_path().to_path_buf();
+    settles(&server, "start");
+    // 60 more directories: more than the 40 watches allowed.
+    for i in 0..60 {
+        write(&dir, &format!("wide/w{i}/f.txt"), "w\n");
+    }
+    let started = Instant::now();
+    loop {
+        let status = server.get_ok("/api/status");
+        let report = server.get_ok("/api/report")["report"].clone();
+        let mut bare = report.clone();
+        let object = bare.as_object_mut().unwrap();
+        object.remove("source");
+        object.remove("computed_at");
+        if status["report_watch"] == "polling" && bare == cold(&dir) {
+            assert_eq!(report["source"], "scan");
+            assert!(report["changed_paths"]
+                .to_string()
+                .contains("wide/w59/f.txt"));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{status} {report}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Polling keeps up with later changes too.
+    write(&dir, "after.txt", "a\n");
+    let started = Instant::now();
+    while !server.get_ok("/api/report")["report"]["changed_paths"]
+        .to_string()
+        .contains("after.txt")
+    {
+        assert!(started.elapsed() < Duration::from_secs(8));
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

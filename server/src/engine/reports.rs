@@ -23,12 +23,12 @@ fn report_mode(mode: Option<&str>, base: Option<String>) -> ApiResult<report::Mo
 }
 
 impl Engine {
-    /// The report of this mode: worktree and staged reports from the live change index when it
-    /// runs (from a scan otherwise, as base reports always are).
+    /// The report of this mode: from the live change index when it runs, from a scan otherwise.
     fn governance_report(&self, mode: &report::Mode) -> ApiResult<GovernanceReport> {
         let outcome = match (mode, self.shared.index.get()) {
             (report::Mode::Worktree, Some(index)) => index.report(),
             (report::Mode::Staged, Some(index)) => index.staged_report(),
+            (report::Mode::Base(base), Some(index)) => index.base_report(base),
             _ => report::build(
                 &self.shared.config.repo,
                 &self.shared.governance,

@@ -39,13 +39,7 @@ pub fn changed_paths(repo_dir: &Path, mode: &Mode) -> Result<Vec<String>, Report
     let paths = match mode {
         Mode::Worktree => worktree(repo_dir, &repo)?,
         Mode::Staged => staged(&repo)?,
-        Mode::Base(base) => {
-            let tree = repo
-                .revparse_single(base)
-                .and_then(|object| object.peel_to_tree())
-                .map_err(|_| ReportError::UnknownRef(base.to_string()))?;
-            against_base(&repo, &tree)?
-        }
+        Mode::Base(base) => against_base(&repo, &base_tree(&repo, base)?)?,
     };
     Ok(paths.into_iter().collect())
 }
@@ -172,6 +166,25 @@ fn new_paths(mut diff: git2::Diff) -> Result<BTreeSet<String>> {
 }
 
 pub(super) fn staged(repo: &Repository) -> Result<BTreeSet<String>> {
+    Ok(staged_with_sides(repo)?.0)
+}
+
+/// Every path a delta of `diff` touches, on either side (before rename detection pairs them).
+fn both_sides(diff: &git2::Diff) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(path) = file.path_bytes() {
+                out.insert(path_text(path));
+            }
+        }
+    }
+    out
+}
+
+/// Staged paths as reports show them, and every path a staged change touches on either side
+/// (a staged rename's old path too), from one diff.
+pub(super) fn staged_with_sides(repo: &Repository) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
     let head_tree = match repo.head() {
         Ok(head) => Some(head.peel_to_tree()?),
         // Unborn HEAD: everything in the index is new.
@@ -184,15 +197,58 @@ pub(super) fn staged(repo: &Repository) -> Result<BTreeSet<String>> {
         Err(err) => return Err(err.into()),
     };
     let index = repo.index()?;
-    new_paths(repo.diff_tree_to_index(
+    let diff = repo.diff_tree_to_index(
         head_tree.as_ref(),
         Some(&index),
         Some(&mut DiffOptions::new()),
-    )?)
+    )?;
+    let sides = both_sides(&diff);
+    Ok((new_paths(diff)?, sides))
+}
+
+/// The tree `base` names (a commit, a tag, a tree).
+pub(super) fn base_tree<'r>(
+    repo: &'r Repository,
+    base: &str,
+) -> Result<git2::Tree<'r>, ReportError> {
+    repo.revparse_single(base)
+        .and_then(|object| object.peel_to_tree())
+        .map_err(|_| ReportError::UnknownRef(base.to_string()))
+}
+
+/// Every path that differs between two trees, on either side of each change.
+pub(super) fn tree_sides(
+    repo: &Repository,
+    old: &git2::Tree,
+    new: Option<&git2::Tree>,
+) -> Result<BTreeSet<String>> {
+    Ok(both_sides(&repo.diff_tree_to_tree(
+        Some(old),
+        new,
+        Some(&mut DiffOptions::new()),
+    )?))
 }
 
 fn against_base(repo: &Repository, tree: &git2::Tree) -> Result<BTreeSet<String>> {
     new_paths(repo.diff_tree_to_workdir_with_index(Some(tree), Some(&mut DiffOptions::new()))?)
+}
+
+/// [`against_base`] limited to `paths` (literal; none: nothing differs). The answer is the
+/// same as the full diff's whenever `paths` holds every path that differs on either side.
+pub(super) fn against_base_among(
+    repo: &Repository,
+    tree: &git2::Tree,
+    paths: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    if paths.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let mut options = DiffOptions::new();
+    options.disable_pathspec_match(true);
+    for path in paths {
+        options.pathspec(path);
+    }
+    new_paths(repo.diff_tree_to_workdir_with_index(Some(tree), Some(&mut options))?)
 }
 
 /// Why a report could not be built: the caller's mistake, or a fault reading the repository.

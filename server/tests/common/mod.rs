@@ -33,7 +33,26 @@ impl TestServer {
     }
 
     pub fn start_in(repo: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> TestServer {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_codex-governance"));
+        Self::start_under(&[], repo, args, env)
+    }
+
+    /// Starts the server as the last argument of `wrapper` (a program that ends by exec'ing
+    /// its arguments, such as `unshare`), so the server's pid is the child's.
+    pub fn start_under(
+        wrapper: &[&str],
+        repo: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let binary = env!("CARGO_BIN_EXE_codex-governance");
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .args(["serve", "--port", "0", "--repo"])
             .arg(repo.path())

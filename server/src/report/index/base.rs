@@ -1,0 +1,86 @@
+//! Base-mode reports (the base tree against the working tree) from the change index.
+//!
+//! A path can differ between the base and the working tree only if it differs between the base
+//! and HEAD, between HEAD and the Git index, or between the index and the files. The first is a
+//! tree diff, cached by the two trees' ids; the other two are the index's own sets. Asking Git
+//! about just those paths gives the cold diff's answer without walking the tree.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use app::api::{GovernanceReport, ReportSource};
+use git2::{Oid, Repository};
+
+use super::{apply_pending, now_millis, ChangeIndex};
+use crate::report::git::{against_base_among, base_tree, tree_sides};
+use crate::report::{changed_paths, portability, route, Mode, ReportError};
+use crate::sync::LockOrRecover;
+
+/// The paths that differ between a base tree and HEAD's tree.
+pub(super) struct BaseDiff {
+    base_tree: Oid,
+    head_tree: Option<Oid>,
+    sides: Arc<BTreeSet<String>>,
+}
+
+impl ChangeIndex {
+    /// The report against `base` (a commit, tag or tree), with every event so far applied.
+    pub fn base_report(&self, base: &str) -> Result<GovernanceReport, ReportError> {
+        apply_pending(&self.shared)?;
+        let shared = &self.shared;
+        let repo = Repository::open(&shared.repo_dir)
+            .map_err(|err| ReportError::Repository(err.into()))?;
+        let tree = base_tree(&repo, base)?;
+        let head_tree = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+        let moved = self.base_diff(&repo, &tree, head_tree.as_ref())?;
+        let mut candidates = (*moved).clone();
+        {
+            let sets = shared.sets.lock_or_recover();
+            candidates.extend(sets.staged_sides.iter().cloned());
+            candidates.extend(sets.workdir.iter().cloned());
+        }
+        let mode = Mode::Base(base.to_string());
+        // A name that is not UTF-8 cannot be asked for literally: the cold diff answers.
+        let (paths, source) = if candidates.iter().any(|path| path.contains('\u{FFFD}')) {
+            (changed_paths(&shared.repo_dir, &mode)?, ReportSource::Scan)
+        } else {
+            let paths =
+                against_base_among(&repo, &tree, &candidates).map_err(ReportError::Repository)?;
+            (paths.into_iter().collect(), self.source())
+        };
+        let own = shared.own_prefix.as_deref();
+        let paths: Vec<String> = paths
+            .into_iter()
+            .filter(|path| own.is_none_or(|own| !path.starts_with(own)))
+            .collect();
+        let preflight = portability::scan(&shared.repo_dir, &shared.config.portability_surfaces)?;
+        let mut report = route(&shared.config, &mode, paths, preflight)?;
+        report.source = Some(source);
+        report.computed_at = Some(now_millis());
+        Ok(report)
+    }
+
+    /// The base-vs-HEAD paths, computed once per pair of trees.
+    fn base_diff(
+        &self,
+        repo: &Repository,
+        base: &git2::Tree,
+        head: Option<&git2::Tree>,
+    ) -> Result<Arc<BTreeSet<String>>, ReportError> {
+        let head_id = head.map(|tree| tree.id());
+        let mut cache = self.shared.base_diff.lock_or_recover();
+        if let Some(cached) = cache
+            .as_ref()
+            .filter(|c| c.base_tree == base.id() && c.head_tree == head_id)
+        {
+            return Ok(cached.sides.clone());
+        }
+        let sides = Arc::new(tree_sides(repo, base, head)?);
+        *cache = Some(BaseDiff {
+            base_tree: base.id(),
+            head_tree: head_id,
+            sides: sides.clone(),
+        });
+        Ok(sides)
+    }
+}
