@@ -51,7 +51,8 @@ echo "changed entries (git): $count" >&2
 cd "$work"
 hyperfine --warmup 2 --runs 10 --export-markdown "$work/table.md" -N \
   "git status --porcelain=v1 -z --untracked-files=all" \
-  "$bin report --json" >&2
+  "$bin report --json" \
+  "$bin report --json --base HEAD" >&2
 cat "$work/table.md"
 
 # The served report: a server on this repository (its change index) and one on an empty one
@@ -71,6 +72,11 @@ watch=$(curl -sf "http://127.0.0.1:$port/api/status" | python3 -c 'import json,s
 out=$(wrk -t1 -c1 -d5s --latency "http://127.0.0.1:$port/api/report")
 p50=$(echo "$out" | awk '$1=="50%"{print $2}'); p99=$(echo "$out" | awk '$1=="99%"{print $2}')
 rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+added_worktree=$(( ($(rss "$big_pid") - $(rss "$empty_pid")) / 1024 ))
+# Base mode: the base-vs-HEAD tree diff is cached; the rest comes from the index.
+curl -sf "http://127.0.0.1:$port/api/report?mode=base&base=HEAD" >/dev/null
+out=$(wrk -t1 -c1 -d5s --latency "http://127.0.0.1:$port/api/report?mode=base&base=HEAD")
+base_p50=$(echo "$out" | awk '$1=="50%"{print $2}'); base_p99=$(echo "$out" | awk '$1=="99%"{print $2}')
 python3 - "$port" "$work" "$big_pid" <<'PY' >"$work/push.txt"
 import os, socket, statistics, sys, time
 port, root, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -101,6 +107,8 @@ added=$(( ($(rss "$big_pid") - $(rss "$empty_pid")) / 1024 ))
 printf '\n| served report (%s files, %s changed entries) | result |\n|---|---|\n' "$files" "$count"
 printf '| watching | %s |\n' "$watch"
 printf '| warm GET /api/report over HTTP (wrk, 1 connection, 5 s) | p50 %s, p99 %s |\n' "$p50" "$p99"
+printf '| warm GET /api/report?mode=base&base=HEAD (wrk, 1 connection, 5 s) | p50 %s, p99 %s |\n' "$base_p50" "$base_p99"
 printf '| file write -> report event on /api/events (20 writes) | p50 %s ms, max %s ms |\n' "$push_p50" "$push_max"
-printf '| server RSS added by the index (vs a server on an empty repository) | %s MiB |\n' "$added"
+printf '| server RSS added by the index (vs a server on an empty repository), after worktree requests | %s MiB |\n' "$added_worktree"
+printf '| the same after base requests and pushes too | %s MiB |\n' "$added"
 printf '| idle CPU with nothing changing (10 s) | %s %% |\n' "$idle_cpu"

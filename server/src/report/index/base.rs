@@ -3,7 +3,8 @@
 //! A path can differ between the base and the working tree only if it differs between the base
 //! and HEAD, between HEAD and the Git index, or between the index and the files. The first is a
 //! tree diff, cached by the two trees' ids; the other two are the index's own sets. Asking Git
-//! about just those paths gives the cold diff's answer without walking the tree.
+//! about just those paths gives the cold diff's answer without walking the tree, and the answer
+//! is kept until the index applies another batch of events (a new epoch).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,16 +12,18 @@ use std::sync::Arc;
 use app::api::{GovernanceReport, ReportSource};
 use git2::{Oid, Repository};
 
-use super::{apply_pending, now_millis, ChangeIndex};
+use super::{apply_pending, now_millis, release_transient_memory, ChangeIndex};
 use crate::report::git::{against_base_among, base_tree, tree_sides};
 use crate::report::{changed_paths, portability, route, Mode, ReportError};
 use crate::sync::LockOrRecover;
 
-/// The paths that differ between a base tree and HEAD's tree.
+/// The last base report: the paths that differ between its base tree and HEAD's tree, and the
+/// report itself as of an epoch of the index.
 pub(super) struct BaseDiff {
     base_tree: Oid,
     head_tree: Option<Oid>,
     sides: Arc<BTreeSet<String>>,
+    report: Option<(u64, String, GovernanceReport)>,
 }
 
 impl ChangeIndex {
@@ -34,10 +37,16 @@ impl ChangeIndex {
         let head_tree = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
         let moved = self.base_diff(&repo, &tree, head_tree.as_ref())?;
         let mut candidates = (*moved).clone();
-        {
+        let epoch = {
             let sets = shared.sets.lock_or_recover();
             candidates.extend(sets.staged_sides.iter().cloned());
             candidates.extend(sets.workdir.iter().cloned());
+            sets.epoch
+        };
+        // Nothing was applied since the last answer for these trees: it still holds (the name
+        // asked for is kept too, as the report shows it).
+        if let Some(report) = self.cached_base_report(&tree, head_tree.as_ref(), epoch, base) {
+            return Ok(report);
         }
         let mode = Mode::Base(base.to_string());
         // A name that is not UTF-8 cannot be asked for literally: the cold diff answers.
@@ -57,7 +66,29 @@ impl ChangeIndex {
         let mut report = route(&shared.config, &mode, paths, preflight)?;
         report.source = Some(source);
         report.computed_at = Some(now_millis());
+        release_transient_memory();
+        if let Some(cached) = shared.base_diff.lock_or_recover().as_mut().filter(|c| {
+            c.base_tree == tree.id() && c.head_tree == head_tree.as_ref().map(|t| t.id())
+        }) {
+            cached.report = Some((epoch, base.to_string(), report.clone()));
+        }
         Ok(report)
+    }
+
+    fn cached_base_report(
+        &self,
+        base: &git2::Tree,
+        head: Option<&git2::Tree>,
+        epoch: u64,
+        name: &str,
+    ) -> Option<GovernanceReport> {
+        let cache = self.shared.base_diff.lock_or_recover();
+        let cached = cache.as_ref()?;
+        if cached.base_tree != base.id() || cached.head_tree != head.map(|t| t.id()) {
+            return None;
+        }
+        let (at, cached_name, report) = cached.report.as_ref()?;
+        (*at == epoch && cached_name == name).then(|| report.clone())
     }
 
     /// The base-vs-HEAD paths, computed once per pair of trees.
@@ -80,6 +111,7 @@ impl ChangeIndex {
             base_tree: base.id(),
             head_tree: head_id,
             sides: sides.clone(),
+            report: None,
         });
         Ok(sides)
     }

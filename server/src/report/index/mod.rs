@@ -60,6 +60,12 @@ struct Sets {
     staged: BTreeSet<String>,
     /// Every path a staged change touches, on either side (a staged rename's old path too).
     staged_sides: BTreeSet<String>,
+    /// Batches applied so far: answers derived from the sets (staged and base reports) hold
+    /// while it stays the same. Every batch counts, even one that left the sets as they were (a
+    /// file's content may have moved relative to a base).
+    epoch: u64,
+    /// The staged report as of an epoch.
+    staged_report: Option<(u64, GovernanceReport)>,
     workdir: BTreeSet<String>,
     report: GovernanceReport,
 }
@@ -104,6 +110,7 @@ impl ChangeIndex {
         let scan_started = Instant::now();
         let sets = full_scan(&repo_dir, own_prefix.as_deref(), &config)?;
         let scan_cost = scan_started.elapsed();
+        release_transient_memory();
         let shared = Arc::new(Shared {
             repo_dir: repo_dir.clone(),
             own_prefix,
@@ -143,7 +150,15 @@ impl ChangeIndex {
     /// The staged report (the Git index against HEAD), from the same index.
     pub fn staged_report(&self) -> Result<GovernanceReport, ReportError> {
         apply_pending(&self.shared)?;
-        let staged = self.shared.sets.lock_or_recover().staged.clone();
+        let (staged, epoch) = {
+            let sets = self.shared.sets.lock_or_recover();
+            if let Some((at, report)) = &sets.staged_report {
+                if *at == sets.epoch {
+                    return Ok(report.clone());
+                }
+            }
+            (sets.staged.clone(), sets.epoch)
+        };
         let own = self.shared.own_prefix.as_deref();
         let paths: Vec<String> = staged
             .into_iter()
@@ -156,6 +171,10 @@ impl ChangeIndex {
         let mut report = route(&self.shared.config, &Mode::Staged, paths, preflight)?;
         report.computed_at = Some(now_millis());
         report.source = Some(self.source());
+        let mut sets = self.shared.sets.lock_or_recover();
+        if sets.epoch == epoch {
+            sets.staged_report = Some((epoch, report.clone()));
+        }
         Ok(report)
     }
 
@@ -187,6 +206,8 @@ fn full_scan(
     Ok(Sets {
         staged,
         staged_sides,
+        epoch: 0,
+        staged_report: None,
         workdir,
         report,
     })
@@ -208,6 +229,17 @@ fn report_of(
     let mut report = route(config, &Mode::Worktree, paths, preflight)?;
     report.computed_at = Some(now_millis());
     Ok(report)
+}
+
+/// Gives the heap's free pages back to the system after a large computation (a full scan, a
+/// base diff): they are transient, and glibc keeps them in its arenas otherwise, so the server's
+/// resident memory would grow with the largest scan it ever did.
+pub(super) fn release_transient_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the system; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn now_millis() -> String {
@@ -305,12 +337,15 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
         let fresh = full_scan(&shared.repo_dir, own, &shared.config)?;
         *shared.scan_cost.lock_or_recover() = started.elapsed();
         staged_changed = fresh.staged != sets.staged;
-        *sets = fresh;
+        let epoch = sets.epoch + 1;
+        *sets = Sets { epoch, ..fresh };
+        release_transient_memory();
     } else {
         let specs = relevant(&shared.repo_dir, dirty);
         if specs.is_empty() {
             return Ok(());
         }
+        sets.epoch += 1;
         let fresh = workdir_changes(&shared.repo_dir, &specs)?;
         sets.workdir
             .retain(|path| !specs.iter().any(|spec| covers(spec, path)));
