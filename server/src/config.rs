@@ -33,6 +33,10 @@ pub enum Command {
     Report(ReportArgs),
     /// The built-in scripted agent (run by the launcher inside a session's terminal).
     DemoAgent,
+    /// Prepares a department's worktree, then becomes its agent (run by the launcher inside the
+    /// session's terminal; SPEC is the JSON file the launcher wrote).
+    #[command(hide = true)]
+    PrepareWorkspace { spec: PathBuf },
 }
 
 const ENV_HELP: &str = "\
@@ -76,6 +80,24 @@ impl DispatchMode {
         match self {
             DispatchMode::Confirm => "confirm",
             DispatchMode::Auto => "auto",
+        }
+    }
+}
+
+/// Where department sessions work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceChoice {
+    /// A Git worktree of its own per department session, on a branch of its own.
+    Worktree,
+    /// Every session works in the repository itself.
+    Shared,
+}
+
+impl WorkspaceChoice {
+    pub fn mode(self) -> app::api::WorkspaceMode {
+        match self {
+            WorkspaceChoice::Worktree => app::api::WorkspaceMode::Worktree,
+            WorkspaceChoice::Shared => app::api::WorkspaceMode::Shared,
         }
     }
 }
@@ -179,6 +201,16 @@ pub struct ServeArgs {
         default_value = "confirm"
     )]
     pub dispatch: DispatchMode,
+    /// Where department sessions work: `worktree` gives each one a Git worktree of its own
+    /// (under the state directory, on a branch `governance/<zhongshu>/<department>`), `shared`
+    /// runs every session in the repository itself.
+    #[arg(
+        long,
+        env = "CODEX_GOVERNANCE_WORKSPACE",
+        value_enum,
+        default_value = "shared"
+    )]
+    pub workspace: WorkspaceChoice,
 }
 
 impl Default for ServeArgs {
@@ -220,6 +252,7 @@ pub struct Config {
     pub agent_args: Vec<String>,
     pub close_grace_seconds: u64,
     pub dispatch: DispatchMode,
+    pub workspace: app::api::WorkspaceMode,
 }
 
 impl Config {
@@ -291,6 +324,7 @@ impl Config {
             },
             close_grace_seconds: args.close_grace_seconds,
             dispatch: args.dispatch,
+            workspace: args.workspace.mode(),
         })
     }
 }

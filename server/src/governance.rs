@@ -29,12 +29,34 @@ pub struct RiskRule {
     pub allow_pattern: Option<String>,
 }
 
+/// How a department's worktree is prepared before its agent starts (`workspace:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceSetup {
+    /// Globs of untracked or ignored files copied from the repository (`.env`, local configs).
+    pub copy: Vec<String>,
+    /// Shell commands run in the new worktree, in order.
+    pub setup: Vec<String>,
+    /// Time allowed for all setup commands together.
+    pub setup_timeout_seconds: u64,
+}
+
+impl Default for WorkspaceSetup {
+    fn default() -> Self {
+        WorkspaceSetup {
+            copy: Vec::new(),
+            setup: Vec::new(),
+            setup_timeout_seconds: 600,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GovernanceConfig {
     pub departments: Vec<Department>,
     pub risk_rules: Vec<RiskRule>,
     /// Globs (with `**`) of the files the portability scan reads.
     pub portability_surfaces: Vec<String>,
+    pub workspace: WorkspaceSetup,
 }
 
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -111,6 +133,7 @@ impl Default for GovernanceConfig {
                 risk("vendor_tree", RiskLevel::Medium, "vendor/", "vendor/ is usually imported code; explain the source and boundary before changing it"),
             ],
             portability_surfaces: default_surfaces(),
+            workspace: WorkspaceSetup::default(),
         }
     }
 }
@@ -135,6 +158,19 @@ struct FileConfig {
     risk_rules: Option<Vec<FileRisk>>,
     #[serde(default)]
     portability: Option<FilePortability>,
+    #[serde(default)]
+    workspace: Option<FileWorkspace>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWorkspace {
+    #[serde(default)]
+    copy: Vec<String>,
+    #[serde(default)]
+    setup: Vec<String>,
+    #[serde(default)]
+    setup_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,8 +274,9 @@ impl GovernanceConfig {
             Some(DepartmentMap(list)) => {
                 let mut out = Vec::new();
                 for (key, d) in list {
+                    // Keys name branches and directories too, so they must be plain ids.
                     if key == MENXIA_KEY || !crate::ids::is_valid_id(&key) {
-                        bail!("{origin}: key `departments.{key}`: department keys must match [A-Za-z0-9][A-Za-z0-9_-]* and not be `menxia`");
+                        bail!("{origin}{}: key `departments.{key}`: department keys must match [A-Za-z0-9][A-Za-z0-9_-]* (they name worktree branches) and not be `menxia`", line_of_key(text, &key));
                     }
                     out.push(Department {
                         title: d.title.unwrap_or_else(|| key.clone()),
@@ -290,10 +327,39 @@ impl GovernanceConfig {
             .portability
             .map(|p| p.surfaces)
             .unwrap_or_else(default_surfaces);
+        let workspace = match file.workspace {
+            None => WorkspaceSetup::default(),
+            Some(w) => {
+                let clean = |items: Vec<String>| -> Vec<String> {
+                    items
+                        .into_iter()
+                        .map(|item| item.trim().to_string())
+                        .filter(|item| !item.is_empty())
+                        .collect()
+                };
+                let copy = clean(w.copy);
+                if let Some(bad) = copy
+                    .iter()
+                    .find(|glob| glob.starts_with('/') || glob.split('/').any(|part| part == ".."))
+                {
+                    bail!("{origin}: key `workspace.copy`: {bad:?} must be a path inside the repository");
+                }
+                let timeout = w.setup_timeout_seconds.unwrap_or(600);
+                if timeout == 0 {
+                    bail!("{origin}: key `workspace.setup_timeout_seconds`: must be at least 1");
+                }
+                WorkspaceSetup {
+                    copy,
+                    setup: clean(w.setup),
+                    setup_timeout_seconds: timeout,
+                }
+            }
+        };
         Ok(GovernanceConfig {
             departments,
             risk_rules,
             portability_surfaces,
+            workspace,
         })
     }
 
@@ -313,9 +379,60 @@ impl GovernanceConfig {
     }
 }
 
+/// ` line N` of the first line that holds `key:` as a mapping key, for error messages.
+fn line_of_key(text: &str, key: &str) -> String {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let unquoted = line.trim_start_matches(['"', '\'']);
+            unquoted.starts_with(key)
+                && unquoted[key.len()..]
+                    .trim_start_matches(['"', '\''])
+                    .starts_with(':')
+        })
+        .map(|at| format!(" line {}", at + 1))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workspace_setup_is_read_and_checked() {
+        let config = GovernanceConfig::parse(
+            "workspace:\n  copy: [\".env\", \".env.*\", \" \"]\n  setup: [\"npm ci --prefer-offline\"]\n  setup_timeout_seconds: 30\n",
+            "governance.yaml",
+        )
+        .unwrap();
+        assert_eq!(config.workspace.copy, [".env", ".env.*"]);
+        assert_eq!(config.workspace.setup, ["npm ci --prefer-offline"]);
+        assert_eq!(config.workspace.setup_timeout_seconds, 30);
+        assert_eq!(
+            GovernanceConfig::default().workspace.setup_timeout_seconds,
+            600
+        );
+        let err = GovernanceConfig::parse("workspace:\n  copy: [\"../secrets\"]\n", "g.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workspace.copy"), "{err}");
+        let err = GovernanceConfig::parse("workspace:\n  setup_timeout_seconds: 0\n", "g.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("setup_timeout_seconds"), "{err}");
+    }
+
+    #[test]
+    fn a_department_key_that_cannot_name_a_branch_is_refused_with_its_line() {
+        let err = GovernanceConfig::parse(
+            "departments:\n  docs:\n    globs: [a]\n  \"bad..key\":\n    globs: [b]\n",
+            "governance.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("governance.yaml line 4"), "{err}");
+        assert!(err.contains("departments.bad..key"), "{err}");
+    }
 
     #[test]
     fn a_file_replaces_the_defaults_in_order() {

@@ -12,3 +12,4 @@ pub(crate) mod pty;
 pub mod report;
 pub(crate) mod store;
 pub(crate) mod sync;
+pub mod workspace;

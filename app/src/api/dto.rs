@@ -4,6 +4,7 @@
 use serde::{ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer};
 
 use super::states::*;
+use super::workspaces::{ChangeCounts, Workspace, WorkspaceWarning};
 
 /// Version of the JSON API; bumped when a payload changes incompatibly.
 pub const API_VERSION: u32 = 9;
@@ -130,6 +131,15 @@ pub struct DepartmentFields {
     pub last_report_id: Option<String>,
     pub auto_closed: bool,
     pub auto_close_reason: Option<String>,
+    /// Where the department works (a worktree of its own, or the shared repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Workspace>,
+    /// A running worktree's changes against its base (counts), kept live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeCounts>,
+    /// Boundary and collision warnings of a running worktree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WorkspaceWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +150,11 @@ pub struct ZhongshuFields {
     pub plan_reported_at: Option<String>,
     pub input_history: Vec<InputRecord>,
     pub resumed_from_session_id: Option<String>,
+    /// Worktree mode: the commit and branch its departments' worktrees start from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
 }
 
 /// An assignment waiting for a free department slot.

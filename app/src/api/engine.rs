@@ -48,6 +48,10 @@ pub trait EngineApi: Send + Sync + 'static {
         &self,
         request: SessionIdRequest,
     ) -> ApiResult<SessionTerminalResponse>;
+    /// Every department worktree, with its change counts and warnings.
+    fn workspaces(&self) -> ApiResult<WorkspacesResponse>;
+    /// A department's workspace against its base commit, file by file.
+    fn department_diff(&self, session_id: String) -> ApiResult<DepartmentDiffResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.

@@ -1,6 +1,7 @@
 //! Payloads of plans, assignments, department results and the inbox (SPEC §Plans, §Mailbox).
 
 use super::states::*;
+use super::workspaces::OwnershipWarning;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{QueuedAssignment, Session};
@@ -43,6 +44,9 @@ pub struct Assignment {
     pub task: String,
     pub model: String,
     pub files: Vec<String>,
+    /// Files or globs the department intends to touch (ownership is checked against them).
+    #[serde(default)]
+    pub paths: Vec<String>,
     pub verify: Vec<String>,
     pub reason: String,
     pub model_reason: String,
@@ -60,6 +64,8 @@ pub struct AssignmentInput {
     pub model: Option<String>,
     #[serde(default, deserialize_with = "string_list")]
     pub files: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub paths: Vec<String>,
     #[serde(default, alias = "verify_commands", deserialize_with = "string_list")]
     pub verify: Vec<String>,
     #[serde(default)]
@@ -77,6 +83,7 @@ impl From<&Assignment> for AssignmentInput {
             task: a.task.clone(),
             model: Some(a.model.clone()),
             files: a.files.clone(),
+            paths: a.paths.clone(),
             verify: a.verify.clone(),
             reason: a.reason.clone(),
             model_reason: a.model_reason.clone(),
@@ -105,6 +112,15 @@ pub struct Plan {
     pub assignments: Vec<Assignment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dispatch: Option<AutoDispatch>,
+    /// Paths the assignments name that the governance rules route to another department, or
+    /// that two assignments both name: shown before the user confirms.
+    #[serde(default)]
+    pub ownership_warnings: Vec<OwnershipWarning>,
+    /// Worktree mode: the commit and branch the departments' worktrees start from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
 }
 
 /// A department's result, registered from the mailbox, HTTP, or the launcher's fallback.

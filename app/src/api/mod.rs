@@ -10,6 +10,7 @@ mod flow;
 mod report;
 mod states;
 mod terminals;
+mod workspaces;
 
 pub use dto::*;
 #[cfg(feature = "ssr")]
@@ -21,6 +22,7 @@ pub use flow::*;
 pub use report::*;
 pub use states::*;
 pub use terminals::*;
+pub use workspaces::*;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};

@@ -250,3 +250,54 @@ mod tests {
         assert!(serde_json::from_str::<RiskLevel>(r#""severe""#).is_err());
     }
 }
+
+wire_enum! {
+    /// Whether department sessions get a worktree of their own.
+    WorkspaceMode {
+        Worktree = "worktree",
+        /// Every session works in the repository itself.
+        Shared = "shared",
+    }
+}
+
+wire_enum! {
+    /// Where a department's workspace is in its life.
+    WorkspaceStatus {
+        /// The worktree is being created and set up; the agent has not started.
+        Preparing = "preparing",
+        Ready = "ready",
+        /// Creating or setting up the worktree failed; the agent never started.
+        Failed = "failed",
+        /// The session ended; the worktree and its work stay.
+        Closed = "closed",
+    }
+}
+
+wire_enum! {
+    /// What a workspace warning is about.
+    WorkspaceWarningKind {
+        /// The department changed a file the rules route to another department.
+        Boundary = "boundary",
+        /// Two live workspaces changed the same path.
+        Collision = "collision",
+    }
+}
+
+wire_enum! {
+    /// What an ownership warning on a plan is about.
+    OwnershipKind {
+        OwnedByOther = "owned_by_other",
+        Overlap = "overlap",
+    }
+}
+
+wire_enum! {
+    /// How a file of a workspace differs from its base.
+    FileChangeStatus {
+        Added = "added",
+        Modified = "modified",
+        Deleted = "deleted",
+        Renamed = "renamed",
+        Untracked = "untracked",
+    }
+}

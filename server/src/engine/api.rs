@@ -101,4 +101,12 @@ impl EngineApi for Engine {
     ) -> ApiResult<SessionTerminalResponse> {
         Engine::start_session_control(self, request)
     }
+
+    fn workspaces(&self) -> ApiResult<WorkspacesResponse> {
+        Engine::workspaces(self)
+    }
+
+    fn department_diff(&self, session_id: String) -> ApiResult<DepartmentDiffResponse> {
+        Engine::department_diff(self, &session_id)
+    }
 }

@@ -19,7 +19,28 @@ impl Engine {
             needs_confirmation: false,
             assignments: Vec::new(),
             auto_dispatch: None,
+            ownership_warnings: Vec::new(),
+            base_commit: None,
+            base_branch: None,
         }
+    }
+
+    /// Ownership warnings of a plan: each assignment's `paths`, and its `files` too (the paths
+    /// the plan already says it will change).
+    fn ownership_warnings(&self, assignments: &[Assignment]) -> Vec<OwnershipWarning> {
+        let named: Vec<Vec<String>> = assignments
+            .iter()
+            .map(|a| a.paths.iter().chain(&a.files).cloned().collect())
+            .collect();
+        let intents: Vec<crate::report::ownership::Intent> = assignments
+            .iter()
+            .zip(&named)
+            .map(|(a, paths)| crate::report::ownership::Intent {
+                department: &a.department,
+                paths,
+            })
+            .collect();
+        crate::report::ownership::ownership_warnings(&self.shared.governance, &intents)
     }
 
     /// Validates and completes one assignment (SPEC §Plans).
@@ -52,6 +73,7 @@ impl Engine {
             duty: department.duty,
             task,
             files: clean(&input.files),
+            paths: clean(&input.paths),
             verify: clean(&input.verify),
             reason: text::normalize(&input.reason),
             model_reason: text::normalize(&input.model_reason),
@@ -117,6 +139,13 @@ impl Engine {
             needs_confirmation: !assignments.is_empty()
                 && !auto
                 && request.needs_confirmation.unwrap_or(true),
+            ownership_warnings: self.ownership_warnings(&assignments),
+            base_commit: state
+                .session(&session_id)
+                .and_then(|s| s.base_commit.clone()),
+            base_branch: state
+                .session(&session_id)
+                .and_then(|s| s.base_branch.clone()),
             assignments,
             auto_dispatch: None,
         };

@@ -8,6 +8,7 @@
 //! `spawn_blocking` in `http::terminal` and the background tick).
 
 pub(crate) mod agent;
+mod agent_trust;
 mod api;
 pub(crate) mod audit;
 mod background;
@@ -32,6 +33,8 @@ mod terminals;
 pub(crate) mod text;
 mod turns;
 mod views;
+mod workspace_watch;
+mod workspaces;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -82,6 +85,9 @@ struct Shared {
     status_cache: status_cache::StatusCache,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// Change indexes of running worktrees, with their base commits.
+    workspace_indexes:
+        Mutex<std::collections::HashMap<String, (crate::report::index::ChangeIndex, String)>>,
     /// The repository's live change index (worktree reports), once started.
     index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
 }

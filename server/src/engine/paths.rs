@@ -16,6 +16,8 @@ pub struct StatePaths {
     pub mailbox_root: PathBuf,
     pub audit: PathBuf,
     pub db: PathBuf,
+    /// Department worktrees (`<session_id>/`) and their preparation specs (`<session_id>.json`).
+    pub worktrees: PathBuf,
 }
 
 /// The mailbox directories of one Zhongshu session.
@@ -39,9 +41,15 @@ impl StatePaths {
             mailbox_root: root.join("codex_governance_mailbox"),
             audit: root.join("codex_governance_audit.jsonl"),
             db: root.join("codex_governance.db"),
+            worktrees: root.join("worktrees"),
             root,
         };
-        for dir in [&paths.prompts, &paths.logs, &paths.mailbox_root] {
+        for dir in [
+            &paths.prompts,
+            &paths.logs,
+            &paths.mailbox_root,
+            &paths.worktrees,
+        ] {
             paths.create_dir(dir)?;
         }
         for file in [&paths.audit, &paths.db] {
@@ -62,6 +70,17 @@ impl StatePaths {
             rejected: root.join("rejected"),
             root,
         })
+    }
+
+    /// Where a department session's worktree goes (the id is validated first; the directory
+    /// is not created here: Git creates it).
+    pub fn worktree(&self, session_id: &str) -> Result<PathBuf> {
+        if !is_valid_id(session_id) {
+            bail!("invalid session id");
+        }
+        let path = self.worktrees.join(session_id);
+        self.check_inside(&path)?;
+        Ok(path)
     }
 
     /// Creates the mailbox directories, refusing any that resolve outside the state dir.

@@ -49,12 +49,22 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the file holding this prompt",
     ),
     ("CODEX_GOVERNANCE_MODEL", "the model this session runs"),
+    (
+        "CODEX_GOVERNANCE_WORKSPACE_DIR",
+        "the directory this session works in: its own worktree, or the repository (departments only)",
+    ),
 ];
 
 fn environment_lines(role: &str) -> String {
     ENVIRONMENT
         .iter()
-        .filter(|(name, _)| role != "zhongshu" || *name != "CODEX_GOVERNANCE_PARENT_SESSION_ID")
+        .filter(|(name, _)| {
+            role != "zhongshu"
+                || !matches!(
+                    *name,
+                    "CODEX_GOVERNANCE_PARENT_SESSION_ID" | "CODEX_GOVERNANCE_WORKSPACE_DIR"
+                )
+        })
         .map(|(name, meaning)| format!("- {name}: {meaning}\n"))
         .collect()
 }
@@ -146,6 +156,8 @@ pub struct DepartmentPrompt<'a> {
     pub department: &'a Department,
     pub task: &'a str,
     pub mailbox_incoming: &'a str,
+    /// A worktree of its own: (directory, branch, base commit).
+    pub worktree: Option<(&'a str, &'a str, &'a str)>,
 }
 
 pub fn department(ctx: &PromptContext, p: &DepartmentPrompt) -> String {
@@ -166,6 +178,7 @@ pub fn department(ctx: &PromptContext, p: &DepartmentPrompt) -> String {
          Zhongshu session {parent}. Session id: {id}.\n\
          Duty: {duty}\n\n\
          Task: {task}\n\n\
+         {workspace}\
          Read {doc} first.\n{EXECUTION_POLICY}\n\n\
          When you are done, report by writing one UTF-8 JSON file into the mailbox directory\n\
          {mailbox}\n\
@@ -185,6 +198,15 @@ pub fn department(ctx: &PromptContext, p: &DepartmentPrompt) -> String {
         mailbox = p.mailbox_incoming,
         template = serde_json::to_string_pretty(&template).unwrap_or_default(),
         environment = environment_lines("department"),
+        workspace = match p.worktree {
+            Some((dir, branch, base)) => format!(
+                "You work in a Git worktree of your own: {dir} (branch {branch}, created from \
+                 commit {base}). Make every change there, not in the main repository; other \
+                 departments work in worktrees of their own. Commit on your branch or leave \
+                 changes uncommitted: the launcher reviews both.\n\n"
+            ),
+            None => String::new(),
+        },
     )
 }
 

@@ -1,6 +1,9 @@
 //! What the engine persists about a session (the API payload is derived from it, see views.rs).
 
-use app::api::{AgentState, InputRecord, ReportStatus, SessionKind, SessionStatus};
+use app::api::{
+    AgentState, InputRecord, ReportStatus, SessionKind, SessionStatus, WorkspaceMode,
+    WorkspaceStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// The department key of Zhongshu sessions.
@@ -54,6 +57,34 @@ pub struct SessionRecord {
     /// (unix ms) unless it is still working.
     #[serde(default)]
     pub close_after_ms: Option<i64>,
+    /// Zhongshu sessions: the commit and branch the plan's worktrees start from.
+    #[serde(default)]
+    pub base_commit: Option<String>,
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    /// Department sessions: where the agent works.
+    #[serde(default)]
+    pub workspace: Option<WorkspaceRecord>,
+}
+
+/// A department session's workspace as persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceRecord {
+    pub mode: WorkspaceMode,
+    pub path: String,
+    pub branch: Option<String>,
+    pub base_commit: Option<String>,
+    pub head_commit: Option<String>,
+    pub status: WorkspaceStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl WorkspaceRecord {
+    /// A worktree of its own (not the shared repository).
+    pub fn is_worktree(&self) -> bool {
+        self.mode == WorkspaceMode::Worktree
+    }
 }
 
 impl SessionRecord {

@@ -67,6 +67,8 @@ impl Engine {
             session.ended_at_ms = Some(now_ms);
             session.close_after_ms = None;
             session.pid = None;
+            // Its worktree stays, listed, with the work in it.
+            Engine::close_workspace(session, -1);
             interrupted.push(session.clone());
         }
         let mut results: HashMap<String, Vec<DepartmentResult>> = HashMap::new();
@@ -120,6 +122,8 @@ impl Engine {
             rejected,
             queue,
             notices: HashMap::new(),
+            live_workspaces: HashMap::new(),
+            warned: Default::default(),
             waiting_files: HashMap::new(),
             terminals,
             next_seq,
@@ -149,6 +153,7 @@ impl Engine {
                 state: Mutex::new(state),
                 generation: Default::default(),
                 status_cache: Default::default(),
+                workspace_indexes: Default::default(),
                 events: broadcast::channel(1024).0,
                 watcher: Mutex::new(None),
                 index: Default::default(),

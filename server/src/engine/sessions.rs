@@ -66,6 +66,26 @@ impl Engine {
             .create_mailbox(&mailbox_owner)
             .map_err(internal)?;
 
+        // Departments: where the agent works (a worktree of its own, or the repository).
+        let workspace = match launch.kind {
+            SessionKind::Zhongshu => None,
+            SessionKind::Department => Some(self.plan_workspace(
+                state,
+                &id,
+                launch.parent_session_id.as_deref(),
+                &launch.department,
+            )?),
+        };
+        let worktree = workspace
+            .as_ref()
+            .filter(|w| w.record.is_worktree())
+            .map(|w| {
+                (
+                    w.record.path.as_str(),
+                    w.record.branch.as_deref().unwrap_or_default(),
+                    w.record.base_commit.as_deref().unwrap_or_default(),
+                )
+            });
         let ctx = self.prompt_context();
         let prompt = if launch.kind == SessionKind::Zhongshu {
             prompts::zhongshu(
@@ -85,6 +105,7 @@ impl Engine {
                     department: &department,
                     task: &launch.task,
                     mailbox_incoming: &mailbox.incoming.display().to_string(),
+                    worktree,
                 },
             )
         };
@@ -101,17 +122,25 @@ impl Engine {
             .write_new(&prompt_path, prompt.as_bytes())
             .map_err(internal)?;
 
-        let repo = shared.config.repo.display().to_string();
+        let work_dir = workspace
+            .as_ref()
+            .map_or_else(|| shared.config.repo.clone(), |w| w.dir.clone());
+        let work_dir_text = work_dir.display().to_string();
         let prompt_file = prompt_path.display().to_string();
         let mailbox_dir = mailbox.incoming.display().to_string();
         let (program, args) = launch.agent.command(&CommandValues {
             model: &launch.model,
-            repo: &repo,
+            repo: &work_dir_text,
             prompt: &prompt,
             prompt_file: &prompt_file,
             mailbox: &mailbox_dir,
             self_exe: shared.self_exe.clone(),
         });
+        // A worktree is created and set up in the session's terminal before the agent starts.
+        let (program, args) = match workspace.as_ref().filter(|w| w.record.is_worktree()) {
+            Some(planned) => self.preparation_command(&id, planned, program, args)?,
+            None => (program, args),
+        };
         let mut spec = SpawnSpec::new(program.clone(), args, shared.config.repo.clone());
         spec.transcript = Some(log_path.clone());
         spec.ring_bytes = shared.config.scrollback_bytes;
@@ -135,16 +164,29 @@ impl Engine {
             spec.env
                 .push(("CODEX_GOVERNANCE_PARENT_SESSION_ID".into(), parent.clone()));
         }
+        if workspace.is_some() {
+            spec.env.push((
+                "CODEX_GOVERNANCE_WORKSPACE_DIR".into(),
+                work_dir_text.clone(),
+            ));
+        }
 
         let weak = Arc::downgrade(&self.shared);
         let exit_id = id.clone();
         let signal_weak = weak.clone();
         let signal_id = id.clone();
         let on_signal = Box::new(move |signal: TerminalSignal| {
-            if let TerminalSignal::AgentState(value) = signal {
-                if let Some(shared) = signal_weak.upgrade() {
-                    Engine { shared }.on_agent_state(&signal_id, &value);
+            let Some(shared) = signal_weak.upgrade() else {
+                return;
+            };
+            match signal {
+                TerminalSignal::AgentState(value) => {
+                    Engine { shared }.on_agent_state(&signal_id, &value)
                 }
+                TerminalSignal::Workspace(outcome) => {
+                    Engine { shared }.on_workspace_signal(&signal_id, outcome)
+                }
+                TerminalSignal::Title(_) | TerminalSignal::StateQuery => {}
             }
         });
         let process = PtyProcess::spawn_observed(spec, on_signal, move |code| {
@@ -159,6 +201,10 @@ impl Engine {
             ))
         })?;
 
+        let zhongshu_base = match launch.kind {
+            SessionKind::Zhongshu => self.plan_base(),
+            SessionKind::Department => (None, None),
+        };
         let seq = state.next_seq;
         state.next_seq += 1;
         let record = SessionRecord {
@@ -192,7 +238,13 @@ impl Engine {
             agent_state: AgentState::Unknown,
             agent_state_since: None,
             close_after_ms: None,
+            base_commit: zhongshu_base.0,
+            base_branch: zhongshu_base.1,
+            workspace: workspace.map(|w| w.record),
         };
+        let record_workspace = record.workspace.as_ref().map(|w| {
+            json!({"mode": w.mode, "path": w.path, "branch": w.branch, "base_commit": w.base_commit})
+        });
         state.sessions.push(record);
         state.processes.insert(id.clone(), process.clone());
         state.save_session(&id).map_err(internal)?;
@@ -206,6 +258,7 @@ impl Engine {
                 "model": launch.model,
                 "agent": launch.agent.name,
                 "pid": process.pid(),
+                "workspace": record_workspace,
             }),
         );
         // Every agent session is watchable from its start (as the original launcher's were).
@@ -237,7 +290,9 @@ impl Engine {
             record.ended_at = Some(text::now_text());
             record.ended_at_ms = Some(chrono::Utc::now().timestamp_millis());
             record.close_after_ms = None;
+            Self::close_workspace(record, code);
             let kind = record.kind;
+            Self::forget_live_changes(&mut state, id);
             if let Err(err) = state.save_session(id) {
                 tracing::error!("{err:#}");
             }
@@ -248,6 +303,7 @@ impl Engine {
             );
         }
         self.emit("sessions", Some(id));
+        self.untrack_workspace(id);
         // A department may have written its report just before exiting.
         let parent = self
             .lock()

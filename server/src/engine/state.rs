@@ -20,6 +20,16 @@ pub(super) struct Notice {
     pub(super) results: Vec<DepartmentResult>,
 }
 
+/// What a running worktree has changed against its base, and the warnings it raises.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct LiveChanges {
+    /// Changed paths with the department the governance rules route each to (none:
+    /// uncategorized).
+    pub(super) paths: Vec<(String, Option<String>)>,
+    pub(super) counts: ChangeCounts,
+    pub(super) warnings: Vec<WorkspaceWarning>,
+}
+
 pub(super) struct State {
     pub(super) store: Store,
     pub(super) sessions: Vec<SessionRecord>,
@@ -30,6 +40,10 @@ pub(super) struct State {
     pub(super) rejected: HashMap<String, Vec<RejectedReport>>,
     pub(super) queue: VecDeque<(i64, QueuedAssignment)>,
     pub(super) notices: HashMap<String, Notice>,
+    /// Live change sets of running worktree sessions (see `workspace_watch.rs`).
+    pub(super) live_workspaces: HashMap<String, LiveChanges>,
+    /// Workspace warnings already typed into their Zhongshu (`kind|session|path`).
+    pub(super) warned: std::collections::HashSet<String>,
     /// Unparseable mailbox files and when they were first seen (they may still be written).
     pub(super) waiting_files: HashMap<PathBuf, Instant>,
     pub(super) terminals: Vec<TerminalEntry>,

@@ -80,9 +80,12 @@ impl Engine {
                     plan_reported_at: plan.and_then(|p| p.reported_at.clone()),
                     input_history: record.input_history.clone(),
                     resumed_from_session_id: record.resumed_from_session_id.clone(),
+                    base_commit: record.base_commit.clone(),
+                    base_branch: record.base_branch.clone(),
                 }),
             )
         } else {
+            let live = Self::live_changes(state, &record.id);
             (
                 Some(DepartmentFields {
                     report_status: record.report_status,
@@ -90,6 +93,9 @@ impl Engine {
                     last_report_id: record.last_report_id.clone(),
                     auto_closed: record.auto_closed,
                     auto_close_reason: record.auto_close_reason.clone(),
+                    workspace: Self::workspace_view(record),
+                    changes: live.as_ref().map(|l| l.counts),
+                    warnings: live.map(|l| l.warnings).unwrap_or_default(),
                 }),
                 None,
             )

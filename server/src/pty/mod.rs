@@ -4,7 +4,7 @@ mod osc;
 mod process;
 mod ring;
 
-pub use osc::TerminalSignal;
+pub use osc::{TerminalSignal, WorkspaceSignal};
 pub use process::{
     bytes_printed, InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS,
 };

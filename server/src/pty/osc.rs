@@ -17,6 +17,28 @@ pub enum TerminalSignal {
     /// OSC 7501 `?`: the program asks whether the terminal understands state reports (Claude
     /// Code reports its state only when this is answered).
     StateQuery,
+    /// OSC 7502: the launcher's own workspace preparation, which runs in the session's terminal
+    /// before the agent: `ready`, or `failed;<reason>`.
+    Workspace(WorkspaceSignal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceSignal {
+    Ready,
+    Failed(String),
+}
+
+impl WorkspaceSignal {
+    /// The sequence that announces this signal (the reason without control characters).
+    pub fn sequence(&self) -> String {
+        match self {
+            WorkspaceSignal::Ready => "\x1b]7502;ready\x1b\\".to_string(),
+            WorkspaceSignal::Failed(reason) => {
+                let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
+                format!("\x1b]7502;failed;{reason}\x1b\\")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +119,10 @@ impl OscScanner {
                 .find_map(|field| field.strip_prefix("state="))
                 .filter(|state| !state.is_empty())
                 .map(|state| TerminalSignal::AgentState(state.to_string())),
+            "7502" if rest == "ready" => Some(TerminalSignal::Workspace(WorkspaceSignal::Ready)),
+            "7502" => rest.strip_prefix("failed;").map(|reason| {
+                TerminalSignal::Workspace(WorkspaceSignal::Failed(reason.to_string()))
+            }),
             _ => None,
         }
     }
@@ -118,6 +144,26 @@ mod tests {
                 TerminalSignal::AgentState("working".into()),
                 TerminalSignal::Title("⠋ Mock task | repo".into()),
                 TerminalSignal::AgentState("idle".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn workspace_signals_read_back_as_written() {
+        let mut scanner = OscScanner::default();
+        let failed = WorkspaceSignal::Failed("setup `npm ci` exited 1;\x1b] no escape".into());
+        let text = format!(
+            "out{}more{}",
+            failed.sequence(),
+            WorkspaceSignal::Ready.sequence()
+        );
+        assert_eq!(
+            scanner.scan(text.as_bytes()),
+            [
+                TerminalSignal::Workspace(WorkspaceSignal::Failed(
+                    "setup `npm ci` exited 1;] no escape".into()
+                )),
+                TerminalSignal::Workspace(WorkspaceSignal::Ready),
             ]
         );
     }

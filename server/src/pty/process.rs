@@ -286,7 +286,7 @@ impl PtyProcess {
                                             });
                                         }
                                     }
-                                    TerminalSignal::AgentState(_) => {}
+                                    TerminalSignal::AgentState(_) | TerminalSignal::Workspace(_) => {}
                                 }
                                 on_signal(signal);
                             }

@@ -235,16 +235,22 @@ fn against_base(repo: &Repository, tree: &git2::Tree) -> Result<BTreeSet<String>
 
 /// [`against_base`] limited to `paths` (literal; none: nothing differs). The answer is the
 /// same as the full diff's whenever `paths` holds every path that differs on either side.
+///
+/// `untracked`: untracked files among `paths` count as changes too (a workspace's new files).
 pub(super) fn against_base_among(
     repo: &Repository,
     tree: &git2::Tree,
     paths: &BTreeSet<String>,
+    untracked: bool,
 ) -> Result<BTreeSet<String>> {
     if paths.is_empty() {
         return Ok(BTreeSet::new());
     }
     let mut options = DiffOptions::new();
-    options.disable_pathspec_match(true);
+    options
+        .disable_pathspec_match(true)
+        .include_untracked(untracked)
+        .recurse_untracked_dirs(untracked);
     for path in paths {
         options.pathspec(path);
     }

@@ -4,6 +4,7 @@
 mod git;
 mod glob;
 pub mod index;
+pub mod ownership;
 mod portability;
 
 use std::collections::BTreeSet;
@@ -55,6 +56,29 @@ fn risk_hits(rule: &RiskRule, path: &str, lowered: &str) -> bool {
     lowered.contains(&rule.pattern.to_lowercase()) || path.starts_with(rule.pattern.as_str())
 }
 
+/// One compiled matcher per department, in configuration order (the report's routing rules,
+/// shared with the plan ownership checks so both agree).
+fn department_matchers(config: &GovernanceConfig) -> Result<Vec<PatternSet>> {
+    config
+        .departments
+        .iter()
+        .map(|d| PatternSet::new(&d.globs))
+        .collect()
+}
+
+/// The departments a path routes to, as indexes into the configuration: every department whose
+/// globs match, in configuration order (a path may belong to several; none = uncategorized).
+fn routed_departments<'a>(
+    matchers: &'a [PatternSet],
+    path: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    matchers
+        .iter()
+        .enumerate()
+        .filter(move |(_, matcher)| matcher.is_match(path))
+        .map(|(i, _)| i)
+}
+
 /// Routes already-known changed paths (the pure part of the report).
 pub fn route(
     config: &GovernanceConfig,
@@ -62,23 +86,17 @@ pub fn route(
     paths: Vec<String>,
     preflight: PortabilityScan,
 ) -> Result<GovernanceReport> {
-    let matchers = config
-        .departments
-        .iter()
-        .map(|d| PatternSet::new(&d.globs))
-        .collect::<Result<Vec<_>>>()?;
+    let matchers = department_matchers(config)?;
     let mut files: Vec<Vec<String>> = vec![Vec::new(); config.departments.len()];
     let mut uncategorized = Vec::new();
     let mut risks = Vec::new();
     let mut verify = BTreeSet::new();
     for path in &paths {
         let mut hit = false;
-        for (i, matcher) in matchers.iter().enumerate() {
-            if matcher.is_match(path) {
-                hit = true;
-                files[i].push(path.clone());
-                verify.extend(config.departments[i].verify.iter().cloned());
-            }
+        for i in routed_departments(&matchers, path) {
+            hit = true;
+            files[i].push(path.clone());
+            verify.extend(config.departments[i].verify.iter().cloned());
         }
         if !hit {
             uncategorized.push(path.clone());
@@ -149,7 +167,7 @@ pub fn build(
 }
 
 /// The launcher's state directory relative to the repository (`.tmp/`), when it lies inside.
-fn own_prefix(repo: &Path, state_dir: Option<&Path>) -> Option<String> {
+pub fn own_prefix(repo: &Path, state_dir: Option<&Path>) -> Option<String> {
     let repo_root = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
     state_dir
         .and_then(|dir| dir.canonicalize().ok())
@@ -242,6 +260,7 @@ pub fn suggest_assignments(
                 ),
                 model,
                 files: d.files.clone(),
+                paths: Vec::new(),
                 verify: d.verify.clone(),
                 reason: format!("{} changed file(s) route to {}.", d.files.len(), d.key),
                 model_reason,
@@ -274,6 +293,7 @@ pub fn suggest_assignments(
                 ),
                 model,
                 files,
+                paths: Vec::new(),
                 verify: Vec::new(),
                 reason: "Medium or high risk rules were hit.".into(),
                 model_reason,

@@ -23,12 +23,24 @@ pub(super) struct BaseDiff {
     base_tree: Oid,
     head_tree: Option<Oid>,
     sides: Arc<BTreeSet<String>>,
-    report: Option<(u64, String, GovernanceReport)>,
+    /// The last report: its epoch, the base name and the untracked flag it was asked with.
+    report: Option<(u64, String, bool, GovernanceReport)>,
 }
 
 impl ChangeIndex {
     /// The report against `base` (a commit, tag or tree), with every event so far applied.
+    /// Tracked files only, as `report --base` shows.
     pub fn base_report(&self, base: &str) -> Result<GovernanceReport, ReportError> {
+        self.base_report_of(base, false)
+    }
+
+    /// The same with untracked files counted as changes: what a department's worktree holds
+    /// against its base commit, new files included.
+    pub fn base_report_with_untracked(&self, base: &str) -> Result<GovernanceReport, ReportError> {
+        self.base_report_of(base, true)
+    }
+
+    fn base_report_of(&self, base: &str, untracked: bool) -> Result<GovernanceReport, ReportError> {
         apply_pending(&self.shared)?;
         let shared = &self.shared;
         let repo = Repository::open(&shared.repo_dir)
@@ -45,16 +57,25 @@ impl ChangeIndex {
         };
         // Nothing was applied since the last answer for these trees: it still holds (the name
         // asked for is kept too, as the report shows it).
-        if let Some(report) = self.cached_base_report(&tree, head_tree.as_ref(), epoch, base) {
+        if let Some(report) =
+            self.cached_base_report(&tree, head_tree.as_ref(), epoch, base, untracked)
+        {
             return Ok(report);
         }
         let mode = Mode::Base(base.to_string());
         // A name that is not UTF-8 cannot be asked for literally: the cold diff answers.
         let (paths, source) = if candidates.iter().any(|path| path.contains('\u{FFFD}')) {
-            (changed_paths(&shared.repo_dir, &mode)?, ReportSource::Scan)
+            let mut paths = changed_paths(&shared.repo_dir, &mode)?;
+            if untracked {
+                // The workdir set's untracked files (those are all that differ from a scan).
+                paths.extend(shared.sets.lock_or_recover().workdir.iter().cloned());
+                paths.sort();
+                paths.dedup();
+            }
+            (paths, ReportSource::Scan)
         } else {
-            let paths =
-                against_base_among(&repo, &tree, &candidates).map_err(ReportError::Repository)?;
+            let paths = against_base_among(&repo, &tree, &candidates, untracked)
+                .map_err(ReportError::Repository)?;
             (paths.into_iter().collect(), self.source())
         };
         let own = shared.own_prefix.as_deref();
@@ -70,7 +91,7 @@ impl ChangeIndex {
         if let Some(cached) = shared.base_diff.lock_or_recover().as_mut().filter(|c| {
             c.base_tree == tree.id() && c.head_tree == head_tree.as_ref().map(|t| t.id())
         }) {
-            cached.report = Some((epoch, base.to_string(), report.clone()));
+            cached.report = Some((epoch, base.to_string(), untracked, report.clone()));
         }
         Ok(report)
     }
@@ -81,14 +102,16 @@ impl ChangeIndex {
         head: Option<&git2::Tree>,
         epoch: u64,
         name: &str,
+        untracked: bool,
     ) -> Option<GovernanceReport> {
         let cache = self.shared.base_diff.lock_or_recover();
         let cached = cache.as_ref()?;
         if cached.base_tree != base.id() || cached.head_tree != head.map(|t| t.id()) {
             return None;
         }
-        let (at, cached_name, report) = cached.report.as_ref()?;
-        (*at == epoch && cached_name == name).then(|| report.clone())
+        let (at, cached_name, cached_untracked, report) = cached.report.as_ref()?;
+        (*at == epoch && cached_name == name && *cached_untracked == untracked)
+            .then(|| report.clone())
     }
 
     /// The base-vs-HEAD paths, computed once per pair of trees.

@@ -86,6 +86,8 @@ struct Shared {
     /// The last base report's base-vs-HEAD paths.
     base_diff: Mutex<Option<base::BaseDiff>>,
     on_change: OnChange,
+    /// Set by [`ChangeIndex::stop`]: the index thread ends.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// Handle to the index; cheap to clone.
@@ -122,6 +124,7 @@ impl ChangeIndex {
             watcher: Mutex::new(None),
             base_diff: Mutex::new(None),
             on_change,
+            stopped: Default::default(),
         });
         let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
         match watch_unless_disabled(&shared, events_tx) {
@@ -176,6 +179,15 @@ impl ChangeIndex {
             sets.staged_report = Some((epoch, report.clone()));
         }
         Ok(report)
+    }
+
+    /// Ends the watcher and the index thread (the last answers stay readable).
+    pub fn stop(&self) {
+        self.shared
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Dropping the watcher closes the event channel, which wakes the thread.
+        self.shared.watcher.lock_or_recover().take();
     }
 
     /// How the index learns of changes.
@@ -249,7 +261,11 @@ fn now_millis() -> String {
 /// The index thread: batches events (settled or at most `MAX_DEBOUNCE` old) and applies them;
 /// in polling mode, rescans every `POLL_EVERY` (or less often when scans are expensive).
 fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
+    let stopped = || shared.stopped.load(std::sync::atomic::Ordering::SeqCst);
     loop {
+        if stopped() {
+            return;
+        }
         let polling = *shared.mode.lock_or_recover() == ReportWatch::Polling;
         let first = if polling {
             let every = POLL_EVERY.max(*shared.scan_cost.lock_or_recover() * POLL_COST_FACTOR);
@@ -257,7 +273,10 @@ fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
                 Ok(work) => work,
                 Err(RecvTimeoutError::Timeout) => vec![Work::Rescan],
                 Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(every);
+                    let until = Instant::now() + every;
+                    while Instant::now() < until && !stopped() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                     vec![Work::Rescan]
                 }
             }
@@ -312,6 +331,9 @@ fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
                     }
                 }
             }
+        }
+        if stopped() {
+            return;
         }
         if let Err(err) = apply_pending(shared) {
             tracing::warn!("change index: {err}");

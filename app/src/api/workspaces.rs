@@ -1,0 +1,126 @@
+//! Department workspaces: a Git worktree per department session, its live change set and the
+//! ownership warnings the governance rules give for it; the diff of a workspace for review.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use super::off_reactor;
+use super::ApiError;
+
+use super::states::{
+    FileChangeStatus, OwnershipKind, WorkspaceMode, WorkspaceStatus, WorkspaceWarningKind,
+};
+
+/// Where a department session works (`workspace` in its session payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub mode: WorkspaceMode,
+    /// The directory the agent works in (the repository itself in `shared` mode).
+    pub path: String,
+    /// `governance/<zhongshu_id>/<department>` (worktree mode).
+    pub branch: Option<String>,
+    /// The commit the worktree was created from.
+    pub base_commit: Option<String>,
+    /// The worktree's HEAD commit, as last seen.
+    pub head_commit: Option<String>,
+    pub status: WorkspaceStatus,
+    /// Why preparing the workspace failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How much a workspace changed against its base (committed and uncommitted together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCounts {
+    pub files: u32,
+    pub additions: u32,
+    pub deletions: u32,
+}
+
+/// A department changing what the governance rules route elsewhere, or two live workspaces
+/// changing the same path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceWarning {
+    pub kind: WorkspaceWarningKind,
+    pub path: String,
+    /// The departments involved (the changing one first).
+    pub departments: Vec<String>,
+    pub message: String,
+}
+
+/// A path a plan assignment names that the governance rules give to another department, or that
+/// another assignment of the plan names too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnershipWarning {
+    pub assignment_index: u32,
+    pub department: String,
+    pub path: String,
+    /// The department the rules route the path to (`owned_by_other`), or the other assignment's
+    /// department (`overlap`).
+    pub owner: String,
+    pub kind: OwnershipKind,
+    pub message: String,
+}
+
+/// One workspace as `GET /api/workspaces` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceEntry {
+    pub session_id: String,
+    pub zhongshu_session_id: Option<String>,
+    pub department: String,
+    pub path: String,
+    pub branch: Option<String>,
+    pub base_commit: Option<String>,
+    pub head_commit: Option<String>,
+    pub status: WorkspaceStatus,
+    /// Bytes the worktree takes on disk (its files, without the shared object store).
+    pub disk_bytes: u64,
+    pub changes: ChangeCounts,
+    pub warnings: Vec<WorkspaceWarning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspacesResponse {
+    pub ok: bool,
+    pub workspaces: Vec<WorkspaceEntry>,
+}
+
+/// One changed file of a workspace against its base commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiff {
+    pub path: String,
+    /// The path before a rename.
+    pub old_path: Option<String>,
+    pub status: FileChangeStatus,
+    pub additions: u32,
+    pub deletions: u32,
+    pub binary: bool,
+    /// The patch was cut at 256 KiB.
+    pub truncated: bool,
+    /// The unified diff of this file (empty for binary files).
+    pub patch: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartmentDiffResponse {
+    pub ok: bool,
+    pub session_id: String,
+    pub base_commit: String,
+    pub files: Vec<FileDiff>,
+}
+
+/// `GET /api/workspaces`: every department worktree, newest first.
+#[server(prefix = "/api", endpoint = "workspaces", input = GetUrl)]
+pub async fn workspaces() -> Result<WorkspacesResponse, ApiError> {
+    off_reactor(move |engine| engine.workspaces()).await
+}
+
+/// `GET /api/department_diff?session_id=`: a department's workspace against its base commit.
+#[server(prefix = "/api", endpoint = "department_diff", input = GetUrl)]
+pub async fn department_diff(
+    #[server(default)] session_id: String,
+) -> Result<DepartmentDiffResponse, ApiError> {
+    off_reactor(move |engine| engine.department_diff(session_id)).await
+}
