@@ -37,6 +37,10 @@ pub enum Command {
     /// session's terminal; SPEC is the JSON file the launcher wrote).
     #[command(hide = true)]
     PrepareWorkspace { spec: PathBuf },
+    /// Runs a department's verification commands (run by the launcher inside a read-only
+    /// terminal; SPEC is the JSON file the launcher wrote).
+    #[command(hide = true)]
+    VerifyWorkspace { spec: PathBuf },
 }
 
 const ENV_HELP: &str = "\

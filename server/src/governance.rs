@@ -57,6 +57,8 @@ pub struct GovernanceConfig {
     /// Globs (with `**`) of the files the portability scan reads.
     pub portability_surfaces: Vec<String>,
     pub workspace: WorkspaceSetup,
+    /// Time allowed for each verification command the launcher runs.
+    pub verify_timeout_seconds: u64,
 }
 
 pub const CONFIG_FILE: &str = "governance.yaml";
@@ -134,6 +136,7 @@ impl Default for GovernanceConfig {
             ],
             portability_surfaces: default_surfaces(),
             workspace: WorkspaceSetup::default(),
+            verify_timeout_seconds: 600,
         }
     }
 }
@@ -160,6 +163,8 @@ struct FileConfig {
     portability: Option<FilePortability>,
     #[serde(default)]
     workspace: Option<FileWorkspace>,
+    #[serde(default)]
+    verify_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,11 +360,16 @@ impl GovernanceConfig {
                 }
             }
         };
+        let verify_timeout_seconds = file.verify_timeout_seconds.unwrap_or(600);
+        if verify_timeout_seconds == 0 {
+            bail!("{origin}: key `verify_timeout_seconds`: must be at least 1");
+        }
         Ok(GovernanceConfig {
             departments,
             risk_rules,
             portability_surfaces,
             workspace,
+            verify_timeout_seconds,
         })
     }
 

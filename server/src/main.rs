@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::DemoAgent => server::demo_agent::run().map(|()| ExitCode::SUCCESS),
         Command::PrepareWorkspace { spec } => Ok(server::workspace::prepare::run(&spec)),
+        Command::VerifyWorkspace { spec } => Ok(server::workspace::verify::run(&spec)),
     };
     outcome.unwrap_or_else(|err| {
         // The whole chain of causes, as anyhow prints it.

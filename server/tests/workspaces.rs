@@ -144,6 +144,23 @@ fn departments_edit_the_same_file_in_worktrees_of_their_own() {
             })
         })
         .collect();
+    // Each result is verified by the launcher: the worktree's work is committed on its branch
+    // first (no command applies to these departments, so the verification is skipped).
+    let verifications = wait_for(Duration::from_secs(30), "both verifications", || {
+        let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
+        let results = common::all_results(&inbox);
+        (results.len() == 2
+            && results
+                .iter()
+                .all(|r| r["verification"]["status"] == "skipped"))
+        .then_some(results)
+    });
+    for result in &verifications {
+        let verification = &result["verification"];
+        assert_eq!(verification["base_commit"], head.as_str());
+        assert_ne!(verification["head_commit"], head.as_str());
+        assert_eq!(verification["commands"], json!([]));
+    }
     let state = server.state_dir().canonicalize().unwrap();
     for (session, key) in sessions.iter().zip(["docs", "code"]) {
         let id = session["id"].as_str().unwrap();
@@ -186,9 +203,14 @@ fn departments_edit_the_same_file_in_worktrees_of_their_own() {
             .as_str()
             .unwrap()
             .contains(&format!("+{id}")));
+        // Committed by the verification: a new file of the branch.
         assert!(files
             .iter()
-            .any(|f| f["path"] == "setup.txt" && f["status"] == "untracked"));
+            .any(|f| f["path"] == "setup.txt" && f["status"] == "added"));
+        let branch_head = git(path, &["rev-parse", "HEAD"]);
+        assert!(verifications
+            .iter()
+            .any(|r| r["verification"]["head_commit"] == branch_head.as_str()));
         assert!(
             !files.iter().any(|f| f["path"] == ".env"),
             "ignored files are no change"

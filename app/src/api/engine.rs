@@ -52,6 +52,11 @@ pub trait EngineApi: Send + Sync + 'static {
     fn workspaces(&self) -> ApiResult<WorkspacesResponse>;
     /// A department's workspace against its base commit, file by file.
     fn department_diff(&self, session_id: String) -> ApiResult<DepartmentDiffResponse>;
+    /// Runs a department's verification again (its latest result).
+    fn verify_department(
+        &self,
+        request: VerifyDepartmentRequest,
+    ) -> ApiResult<VerifyDepartmentResponse>;
 }
 
 /// Shared handle to the engine, cheap to clone into every request's context.

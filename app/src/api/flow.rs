@@ -1,7 +1,7 @@
 //! Payloads of plans, assignments, department results and the inbox (SPEC §Plans, §Mailbox).
 
 use super::states::*;
-use super::workspaces::OwnershipWarning;
+use super::workspaces::{OwnershipWarning, Verification};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{QueuedAssignment, Session};
@@ -142,6 +142,10 @@ pub struct DepartmentResult {
     pub read: bool,
     pub mailbox_file: Option<String>,
     pub handoff_packet: Option<String>,
+    /// The launcher's own run of the verification commands the governance rules give for the
+    /// department's changed paths (not the agent's word).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 /// A mailbox file that could not be registered, kept under `rejected/` with the reason.

@@ -136,6 +136,8 @@ wire_enum! {
         SessionPreview = "session_preview",
         /// A session's terminal that takes keystrokes from the viewer holding control.
         CodexSession = "codex_session",
+        /// The launcher's verification commands for a department's result (read-only).
+        Verification = "verification",
     }
 }
 
@@ -299,5 +301,16 @@ wire_enum! {
         Deleted = "deleted",
         Renamed = "renamed",
         Untracked = "untracked",
+    }
+}
+
+wire_enum! {
+    /// Where the launcher's verification of a result stands.
+    VerificationStatus {
+        Running = "running",
+        Passed = "passed",
+        Failed = "failed",
+        /// No verification command applies to the changed paths.
+        Skipped = "skipped",
     }
 }

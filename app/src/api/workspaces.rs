@@ -2,7 +2,7 @@
 //! ownership warnings the governance rules give for it; the diff of a workspace for review.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
@@ -10,7 +10,8 @@ use super::off_reactor;
 use super::ApiError;
 
 use super::states::{
-    FileChangeStatus, OwnershipKind, WorkspaceMode, WorkspaceStatus, WorkspaceWarningKind,
+    FileChangeStatus, OwnershipKind, VerificationStatus, WorkspaceMode, WorkspaceStatus,
+    WorkspaceWarningKind,
 };
 
 /// Where a department session works (`workspace` in its session payload).
@@ -109,6 +110,56 @@ pub struct DepartmentDiffResponse {
     pub session_id: String,
     pub base_commit: String,
     pub files: Vec<FileDiff>,
+}
+
+/// The launcher's verification of a department's result: the commands the governance rules give
+/// for its changed paths, run one after another in its workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    pub base_commit: Option<String>,
+    /// The commit verified: the workspace's changes committed on its branch first.
+    pub head_commit: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub commands: Vec<VerificationCommand>,
+    /// The read-only browser terminal the commands run in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationCommand {
+    pub command: String,
+    /// None: killed at the timeout, or could not start.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The last 8 KiB of its output.
+    pub output_tail: String,
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyDepartmentRequest {
+    #[serde(default)]
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyDepartmentResponse {
+    pub ok: bool,
+    pub session_id: String,
+    pub report_id: String,
+    pub verification: Verification,
+}
+
+/// `POST /api/verify_department {session_id}`: runs the department's verification again.
+#[server(prefix = "/api", endpoint = "verify_department", input = Json)]
+pub async fn verify_department(
+    #[server(flatten)] request: VerifyDepartmentRequest,
+) -> Result<VerifyDepartmentResponse, ApiError> {
+    off_reactor(move |engine| engine.verify_department(request)).await
 }
 
 /// `GET /api/workspaces`: every department worktree, newest first.

@@ -109,4 +109,11 @@ impl EngineApi for Engine {
     fn department_diff(&self, session_id: String) -> ApiResult<DepartmentDiffResponse> {
         Engine::department_diff(self, &session_id)
     }
+
+    fn verify_department(
+        &self,
+        request: VerifyDepartmentRequest,
+    ) -> ApiResult<VerifyDepartmentResponse> {
+        Engine::verify_department(self, request)
+    }
 }

@@ -69,6 +69,7 @@ impl Engine {
                 read: false,
                 mailbox_file: None,
                 handoff_packet: None,
+                verification: None,
             };
             if let Err(err) = self.register_result(&mut state, result, &mailbox) {
                 tracing::error!("fallback registration failed: {}", err.message);

@@ -116,6 +116,7 @@ mod tests {
             read: false,
             mailbox_file: None,
             handoff_packet: None,
+            verification: None,
         };
         let md = handoff_markdown(&result, "Update docs");
         for needle in [

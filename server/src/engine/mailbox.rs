@@ -102,6 +102,7 @@ fn parse_report(
             read: false,
             mailbox_file: None,
             handoff_packet: None,
+            verification: None,
         })
     })();
     match fields {

@@ -32,6 +32,7 @@ mod status_cache;
 mod terminals;
 pub(crate) mod text;
 mod turns;
+mod verification;
 mod views;
 mod workspace_watch;
 mod workspaces;

@@ -47,6 +47,7 @@ impl Engine {
                 );
                 self.mark_reported(state, &updated);
                 self.queue_notice(state, &updated);
+                self.verify_later(&owner, &updated.report_id);
             }
             if let Some(slot) = state
                 .results
@@ -78,7 +79,17 @@ impl Engine {
             .map_err(super::internal)?;
         self.mark_reported(state, &result);
         self.queue_notice(state, &result);
-        state.results.entry(owner).or_default().insert(0, result);
+        let verify = result.source != ResultSource::LauncherFallback;
+        let report_id = result.report_id.clone();
+        state
+            .results
+            .entry(owner.clone())
+            .or_default()
+            .insert(0, result);
+        // The launcher checks the work itself (once the state lock is released).
+        if verify {
+            self.verify_later(&owner, &report_id);
+        }
         Ok(())
     }
     /// The reporting department is done: mark it, and close its session once its turn ends.

@@ -56,7 +56,7 @@ pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
 }
 
 impl Engine {
-    fn terminal_url(&self, id: &str, token: &str) -> String {
+    pub(super) fn terminal_url(&self, id: &str, token: &str) -> String {
         format!("{}/terminal/{id}?token={token}", self.shared.launcher_url)
     }
 
@@ -69,7 +69,7 @@ impl Engine {
             .map_err(internal)
     }
 
-    fn insert_terminal(
+    pub(super) fn insert_terminal(
         &self,
         state: &mut State,
         record: BrowserTerminal,
@@ -168,7 +168,7 @@ impl Engine {
         })
     }
 
-    fn on_terminal_exit(&self, id: &str, _code: i32) {
+    pub(super) fn on_terminal_exit(&self, id: &str, _code: i32) {
         let mut state = self.lock();
         let Some(index) = state.terminals.iter().position(|t| t.record.id == id) else {
             return;

@@ -79,6 +79,19 @@ fn routed_departments<'a>(
         .map(|(i, _)| i)
 }
 
+/// The verification commands the rules give for these changed paths: those of every department
+/// a path routes to, as the report's `verify_commands` lists them (sorted, once each).
+pub fn verify_commands_for(config: &GovernanceConfig, paths: &[String]) -> Result<Vec<String>> {
+    let matchers = department_matchers(config)?;
+    let mut verify = BTreeSet::new();
+    for path in paths {
+        for i in routed_departments(&matchers, path) {
+            verify.extend(config.departments[i].verify.iter().cloned());
+        }
+    }
+    Ok(verify.into_iter().collect())
+}
+
 /// Routes already-known changed paths (the pure part of the report).
 pub fn route(
     config: &GovernanceConfig,
