@@ -93,31 +93,53 @@ impl Engine {
                 owners.insert(path.clone(), Some(department.key.clone()));
             }
         }
+        let paths: Vec<(String, Option<String>)> = owners.into_iter().collect();
+        // The routed paths and warnings first (cheap, from the index); the line counts need a
+        // diff of the whole worktree, so they follow in a second step.
+        let running = self.update_live(id, |live| {
+            let changed = live.paths != paths;
+            live.paths = paths;
+            changed
+        });
+        if running.is_none() {
+            return;
+        }
         let worktree = self
             .lock_to_read()
             .session(id)
             .and_then(|s| s.workspace.as_ref().map(|w| PathBuf::from(&w.path)));
-        let counts = worktree
+        let Some(counts) = worktree
             .and_then(|path| crate::workspace::diff::change_counts(&path, &base, None).ok())
-            .unwrap_or_default();
-        let paths: Vec<(String, Option<String>)> = owners.into_iter().collect();
-        // Only a change through the guard invalidates views: an unchanged set costs nothing.
-        let mut state = self.lock();
-        let unchanged = state
-            .live_workspaces
-            .get(id)
-            .is_some_and(|live| live.paths == paths && live.counts == counts);
-        // A session that ended meanwhile has no live change set any more.
-        if unchanged || !state.session(id).is_some_and(|s| s.is_running()) {
+        else {
             return;
+        };
+        self.update_live(id, |live| {
+            let changed = live.counts != counts;
+            live.counts = counts;
+            changed
+        });
+    }
+
+    /// Applies `change` to a running session's live change set; when it says something changed,
+    /// recomputes the warnings, types new ones into the Zhongshu and pushes a `workspaces`
+    /// event. `None`: the session is not running (any more).
+    fn update_live(&self, id: &str, change: impl FnOnce(&mut LiveChanges) -> bool) -> Option<bool> {
+        let mut state = self.lock();
+        if !state.session(id).is_some_and(|s| s.is_running()) {
+            return None;
         }
-        let entry = state.live_workspaces.entry(id.to_string()).or_default();
-        entry.paths = paths;
-        entry.counts = counts;
+        // Read first: only a change through the guard invalidates views.
+        let mut live = state.live_workspaces.get(id).cloned().unwrap_or_default();
+        let known = state.live_workspaces.contains_key(id);
+        if !change(&mut live) && known {
+            return Some(false);
+        }
+        state.live_workspaces.insert(id.to_string(), live);
         let new_warnings = Self::recompute_collisions(&mut state);
         self.notify_warnings(&mut state, new_warnings);
         drop(state);
         self.emit("workspaces", Some(id));
+        Some(true)
     }
 
     /// Boundary and collision warnings of every live workspace, from their change sets; returns
