@@ -52,6 +52,16 @@ pub trait EngineApi: Send + Sync + 'static {
     fn workspaces(&self) -> ApiResult<WorkspacesResponse>;
     /// A department's workspace against its base commit, file by file.
     fn department_diff(&self, session_id: String) -> ApiResult<DepartmentDiffResponse>;
+    /// Merges a verified department's branch into its plan's base branch.
+    fn merge_department(
+        &self,
+        request: MergeDepartmentRequest,
+    ) -> ApiResult<MergeDepartmentResponse>;
+    /// Removes a department's worktree (its branch stays).
+    fn remove_workspace(
+        &self,
+        request: RemoveWorkspaceRequest,
+    ) -> ApiResult<RemoveWorkspaceResponse>;
     /// Runs a department's verification again (its latest result).
     fn verify_department(
         &self,

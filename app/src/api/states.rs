@@ -272,6 +272,10 @@ wire_enum! {
         Failed = "failed",
         /// The session ended; the worktree and its work stay.
         Closed = "closed",
+        /// Merged into the base branch; the worktree was removed (the branch stays unless asked).
+        Merged = "merged",
+        /// Removed on request; its branch stays.
+        Removed = "removed",
     }
 }
 
@@ -312,5 +316,15 @@ wire_enum! {
         Failed = "failed",
         /// No verification command applies to the changed paths.
         Skipped = "skipped",
+    }
+}
+
+wire_enum! {
+    /// How a department's branch reaches its base branch.
+    MergeStrategy {
+        /// One new commit with the department's changes.
+        Squash = "squash",
+        /// A merge commit with both histories.
+        Merge = "merge",
     }
 }

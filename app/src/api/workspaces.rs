@@ -10,8 +10,8 @@ use super::off_reactor;
 use super::ApiError;
 
 use super::states::{
-    FileChangeStatus, OwnershipKind, VerificationStatus, WorkspaceMode, WorkspaceStatus,
-    WorkspaceWarningKind,
+    FileChangeStatus, MergeStrategy, OwnershipKind, VerificationStatus, WorkspaceMode,
+    WorkspaceStatus, WorkspaceWarningKind,
 };
 
 /// Where a department session works (`workspace` in its session payload).
@@ -160,6 +160,66 @@ pub async fn verify_department(
     #[server(flatten)] request: VerifyDepartmentRequest,
 ) -> Result<VerifyDepartmentResponse, ApiError> {
     off_reactor(move |engine| engine.verify_department(request)).await
+}
+
+fn squash() -> MergeStrategy {
+    MergeStrategy::Squash
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeDepartmentRequest {
+    #[serde(default)]
+    pub session_id: String,
+    #[serde(default = "squash")]
+    pub strategy: MergeStrategy,
+    /// Delete the department's branch after the merge (kept by default).
+    #[serde(default)]
+    pub delete_branch: bool,
+    /// Merge although the verification did not pass for the current head (audited).
+    #[serde(default)]
+    pub force_unverified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeDepartmentResponse {
+    pub ok: bool,
+    pub session_id: String,
+    pub merged_commit: String,
+    pub base_branch: String,
+    /// The paths the merge changed on the base branch.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveWorkspaceRequest {
+    #[serde(default)]
+    pub session_id: String,
+    /// Remove it although it holds changes that are not merged.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveWorkspaceResponse {
+    pub ok: bool,
+    pub session_id: String,
+    pub workspace: Workspace,
+}
+
+/// `POST /api/merge_department {session_id, strategy?, delete_branch?, force_unverified?}`.
+#[server(prefix = "/api", endpoint = "merge_department", input = Json)]
+pub async fn merge_department(
+    #[server(flatten)] request: MergeDepartmentRequest,
+) -> Result<MergeDepartmentResponse, ApiError> {
+    off_reactor(move |engine| engine.merge_department(request)).await
+}
+
+/// `POST /api/remove_workspace {session_id, force?}`.
+#[server(prefix = "/api", endpoint = "remove_workspace", input = Json)]
+pub async fn remove_workspace(
+    #[server(flatten)] request: RemoveWorkspaceRequest,
+) -> Result<RemoveWorkspaceResponse, ApiError> {
+    off_reactor(move |engine| engine.remove_workspace(request)).await
 }
 
 /// `GET /api/workspaces`: every department worktree, newest first.

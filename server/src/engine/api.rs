@@ -116,4 +116,18 @@ impl EngineApi for Engine {
     ) -> ApiResult<VerifyDepartmentResponse> {
         Engine::verify_department(self, request)
     }
+
+    fn merge_department(
+        &self,
+        request: MergeDepartmentRequest,
+    ) -> ApiResult<MergeDepartmentResponse> {
+        Engine::merge_department(self, request)
+    }
+
+    fn remove_workspace(
+        &self,
+        request: RemoveWorkspaceRequest,
+    ) -> ApiResult<RemoveWorkspaceResponse> {
+        Engine::remove_workspace(self, request)
+    }
 }

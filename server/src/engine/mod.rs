@@ -17,6 +17,7 @@ mod fallback;
 mod handoff;
 mod input;
 mod mailbox;
+mod merge_gate;
 mod notices;
 pub(crate) mod paths;
 mod plan_files;

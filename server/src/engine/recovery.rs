@@ -141,7 +141,7 @@ impl Engine {
             );
         }
 
-        Ok(Engine {
+        let engine = Engine {
             shared: Arc::new(Shared {
                 config,
                 governance,
@@ -158,6 +158,9 @@ impl Engine {
                 watcher: Mutex::new(None),
                 index: Default::default(),
             }),
-        })
+        };
+        // A merge killed half-way leaves a journal: finish or undo it before anything else.
+        engine.recover_interrupted_merge();
+        Ok(engine)
     }
 }

@@ -212,7 +212,11 @@ impl Engine {
 
     /// The API view of a session's workspace.
     pub(super) fn workspace_view(record: &SessionRecord) -> Option<Workspace> {
-        record.workspace.as_ref().map(|w| Workspace {
+        record.workspace.as_ref().map(Self::workspace_view_of)
+    }
+
+    pub(super) fn workspace_view_of(w: &WorkspaceRecord) -> Workspace {
+        Workspace {
             mode: w.mode,
             path: w.path.clone(),
             branch: w.branch.clone(),
@@ -220,7 +224,7 @@ impl Engine {
             head_commit: w.head_commit.clone(),
             status: w.status,
             reason: w.reason.clone(),
-        })
+        }
     }
 
     /// `GET /api/workspaces`: every worktree workspace, newest first.

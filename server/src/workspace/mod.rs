@@ -8,5 +8,6 @@
 pub mod commit;
 pub mod create;
 pub mod diff;
+pub mod merge;
 pub mod prepare;
 pub mod verify;
