@@ -360,6 +360,12 @@ fn boundary_and_collision_warnings_arrive_by_push_and_reach_zhongshu() {
     assert_eq!(docs["warnings"][0]["path"], "shared.txt");
     assert_eq!(docs["warnings"][0]["departments"], json!(["docs", "code"]));
     assert_eq!(code["warnings"][0]["departments"], json!(["code", "docs"]));
+    // A running worktree's diff is asked of Git for its change index's candidates only.
+    let diff = server.get_ok(&format!("/api/department_diff?session_id={}", ids[0]));
+    let files = diff["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{diff}");
+    assert_eq!(files[0]["path"], "shared.txt");
+    assert_eq!(files[0]["status"], "modified");
     assert_eq!(docs["changes"]["files"], 1);
     assert_eq!(docs["changes"]["additions"], 1);
     let listed = server.get_ok("/api/workspaces")["workspaces"].clone();

@@ -9,6 +9,7 @@ use app::api::*;
 use super::records::{SessionRecord, WorkspaceRecord};
 use super::{internal, Engine, State};
 use crate::pty::WorkspaceSignal;
+use crate::sync::LockOrRecover;
 use crate::workspace::create::{current_base, free_branch_name, CreateError};
 use crate::workspace::prepare::PrepareSpec;
 
@@ -306,8 +307,21 @@ impl Engine {
         }
         let own =
             crate::report::own_prefix(&self.shared.config.repo, Some(&self.shared.paths.root));
-        let files = crate::workspace::diff::department_diff(path, &base, own.as_deref())
-            .map_err(|err| internal(err.into()))?;
+        // A running worktree's change index knows which paths can differ: only those are asked.
+        let live = self
+            .shared
+            .workspace_indexes
+            .lock_or_recover()
+            .get(id)
+            .map(|(index, _)| index.clone());
+        let candidates = live.and_then(|index| index.base_candidates(&base).ok().flatten());
+        let files = match candidates {
+            Some(paths) => {
+                crate::workspace::diff::department_diff_among(path, &base, own.as_deref(), &paths)
+            }
+            None => crate::workspace::diff::department_diff(path, &base, own.as_deref()),
+        }
+        .map_err(|err| internal(err.into()))?;
         Ok(DepartmentDiffResponse {
             ok: true,
             session_id: id.to_string(),

@@ -40,6 +40,22 @@ impl ChangeIndex {
         self.base_report_of(base, true)
     }
 
+    /// Every path that may differ from `base` (on either side of a change, untracked files
+    /// included), from the index without walking the tree; `None` when a name is not UTF-8 (it
+    /// could not be asked for literally).
+    pub fn base_candidates(&self, base: &str) -> Result<Option<BTreeSet<String>>, ReportError> {
+        apply_pending(&self.shared)?;
+        let repo = Repository::open(&self.shared.repo_dir)
+            .map_err(|err| ReportError::Repository(err.into()))?;
+        let tree = base_tree(&repo, base)?;
+        let head_tree = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+        let mut candidates = (*self.base_diff(&repo, &tree, head_tree.as_ref())?).clone();
+        let sets = self.shared.sets.lock_or_recover();
+        candidates.extend(sets.staged_sides.iter().cloned());
+        candidates.extend(sets.workdir.iter().cloned());
+        Ok((!candidates.iter().any(|p| p.contains('\u{FFFD}'))).then_some(candidates))
+    }
+
     fn base_report_of(&self, base: &str, untracked: bool) -> Result<GovernanceReport, ReportError> {
         apply_pending(&self.shared)?;
         let shared = &self.shared;

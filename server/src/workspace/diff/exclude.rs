@@ -11,13 +11,15 @@ use super::{delta_path, options};
 /// else changed. When something under `exclude` changed, the diff is made again limited to the
 /// other changed paths (by their shortest leading directories that do not lead into `exclude`),
 /// so that rename detection neither reads nor pairs files under `exclude`.
+///
+/// `limit`: literal paths the diff is limited to (none: the whole tree).
 pub(super) fn workspace_diff<'r>(
     repo: &'r Repository,
     tree: &Tree<'_>,
     exclude: Option<&Exclude>,
+    limit: &BTreeSet<Vec<u8>>,
 ) -> Result<Option<Diff<'r>>, git2::Error> {
-    let all =
-        repo.diff_tree_to_workdir_with_index(Some(tree), Some(&mut options(&BTreeSet::new())))?;
+    let all = repo.diff_tree_to_workdir_with_index(Some(tree), Some(&mut options(limit)))?;
     let Some(exclude) = exclude else {
         return Ok(Some(all));
     };

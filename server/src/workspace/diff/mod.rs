@@ -84,7 +84,23 @@ pub fn department_diff(
     base_commit: &str,
     exclude_prefix: Option<&str>,
 ) -> Result<Vec<FileDiff>, DiffError> {
-    files(worktree, base_commit, exclude_prefix, true)
+    files(worktree, base_commit, exclude_prefix, true, None)
+}
+
+/// [`department_diff`] asked of Git for `paths` only, without walking the whole worktree. The
+/// answer is the same whenever `paths` holds every path that differs from the base, on either
+/// side (a rename's old path too): a change index's candidates, for instance.
+pub fn department_diff_among(
+    worktree: &Path,
+    base_commit: &str,
+    exclude_prefix: Option<&str>,
+    paths: &BTreeSet<String>,
+) -> Result<Vec<FileDiff>, DiffError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let limit: BTreeSet<Vec<u8>> = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+    files(worktree, base_commit, exclude_prefix, true, Some(&limit))
 }
 
 /// Just the counts (files, added lines, deleted lines) of the same change set as
@@ -94,7 +110,7 @@ pub fn change_counts(
     base_commit: &str,
     exclude_prefix: Option<&str>,
 ) -> Result<ChangeCounts, DiffError> {
-    let files = files(worktree, base_commit, exclude_prefix, false)?;
+    let files = files(worktree, base_commit, exclude_prefix, false, None)?;
     Ok(files
         .iter()
         .fold(ChangeCounts::default(), |counts, file| ChangeCounts {
@@ -141,12 +157,16 @@ fn files(
     base_commit: &str,
     exclude_prefix: Option<&str>,
     text: bool,
+    limit: Option<&BTreeSet<Vec<u8>>>,
 ) -> Result<Vec<FileDiff>, DiffError> {
     let repo = open(worktree)?;
     let tree = base_tree(&repo, worktree, base_commit)?;
     let exclude = Exclude::new(exclude_prefix);
     let fault = git_error(worktree, base_commit);
-    let Some(mut diff) = workspace_diff(&repo, &tree, exclude.as_ref()).map_err(&fault)? else {
+    let everything = BTreeSet::new();
+    let limit = limit.unwrap_or(&everything);
+    let Some(mut diff) = workspace_diff(&repo, &tree, exclude.as_ref(), limit).map_err(&fault)?
+    else {
         return Ok(Vec::new());
     };
     diff.find_similar(Some(
@@ -255,7 +275,31 @@ mod tests {
     use FileChangeStatus::{Added, Deleted, Modified, Renamed, Untracked};
 
     use super::test_repo::{entry, numbered, numbered_with, repo_with, summary, workspace, write};
-    use super::{change_counts, changed_paths, department_diff};
+    use super::{change_counts, changed_paths, department_diff, department_diff_among};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn asking_for_the_candidates_only_gives_the_same_answer() {
+        let (_root, wt, base) = workspace();
+        let full = department_diff(&wt, &base, None).unwrap();
+        let candidates: BTreeSet<String> = changed_paths(&wt, &base, None)
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            department_diff_among(&wt, &base, None, &candidates).unwrap(),
+            full
+        );
+        // Fewer paths, fewer files; none, nothing.
+        let one: BTreeSet<String> = ["both.txt".to_string()].into();
+        assert_eq!(
+            summary(&department_diff_among(&wt, &base, None, &one).unwrap()),
+            vec![entry("both.txt", None, Modified, 2, 2, false)]
+        );
+        assert!(department_diff_among(&wt, &base, None, &BTreeSet::new())
+            .unwrap()
+            .is_empty());
+    }
 
     #[test]
     fn every_kind_of_change_has_its_status_and_counts() {
