@@ -11,7 +11,7 @@ use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 
 use components::{
     push::provide_push, shared::provide_shared, InboxPanel, LauncherPanel, PlanDialog, ReportPanel,
-    SessionsPanel, StatusPanel, TerminalWall,
+    ReviewPanel, SessionsPanel, StatusPanel, TerminalWall,
 };
 use i18n::{provide_lang, LangToggle};
 
@@ -136,6 +136,7 @@ fn Dashboard() -> impl IntoView {
                     <ReportPanel/>
                 </div>
                 <div class="wide">
+                    <ReviewPanel/>
                     <TerminalWall/>
                 </div>
             </main>

@@ -320,7 +320,9 @@ fn boundary_and_collision_warnings_arrive_by_push_and_reach_zhongshu() {
     // Departments edit shared.txt (routed to `code`) and keep running.
     std::fs::write(
         &script,
-        "#!/bin/sh\nif [ \"$CODEX_GOVERNANCE_ROLE\" = department ]; then sleep 0.5; echo \"$CODEX_GOVERNANCE_DEPARTMENT\" > shared.txt; fi\nexec sleep 300\n",
+        // The edit is committed at once: the live change set follows the worktree's HEAD (kept
+        // under the main repository's .git/worktrees/) as well as its files.
+        "#!/bin/sh\nif [ \"$CODEX_GOVERNANCE_ROLE\" = department ]; then echo \"$CODEX_GOVERNANCE_DEPARTMENT\" > shared.txt; git -c user.name=a -c user.email=a@a commit -qam edit; fi\nexec sleep 300\n",
     )
     .unwrap();
     let command = format!("sh {}", script.display());

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::api::{handoff_packet, zhongshu_inbox, DepartmentResult};
+use crate::api::ResultSource;
 
 use crate::i18n::use_lang;
 
 use super::push::use_push;
 use super::shared::{load, or_dash, use_shared, Badge};
+use super::wire::{self, ResultView};
 
 #[component]
 pub fn InboxPanel() -> impl IntoView {
@@ -24,7 +25,7 @@ pub fn InboxPanel() -> impl IntoView {
         move || (shared.selected.get(), push.sessions.get()),
         |(id, _)| async move {
             match id {
-                Some(id) => zhongshu_inbox(id, Some("1".into())).await.map(Some),
+                Some(id) => wire::zhongshu_inbox(id).await.map(Some),
                 None => Ok(None),
             }
         },
@@ -42,7 +43,7 @@ pub fn InboxPanel() -> impl IntoView {
                         )}</p> }.into_any(),
                         Ok(Some(data)) => {
                             let owner = data.session.id.clone();
-                            let item = move |result: DepartmentResult, unread: bool| {
+                            let item = move |result: ResultView, unread: bool| {
                                 view! { <ResultItem result unread owner=owner.clone() packets/> }
                             };
                             view! {
@@ -83,7 +84,7 @@ type OpenPackets = HashMap<(String, String), Result<String, String>>;
 
 #[component]
 fn ResultItem(
-    result: DepartmentResult,
+    result: ResultView,
     unread: bool,
     /// The Zhongshu whose inbox this is.
     owner: String,
@@ -106,7 +107,7 @@ fn ResultItem(
         }
         let key = key.clone();
         leptos::task::spawn_local(async move {
-            let loaded = handoff_packet(key.0.clone(), key.1.clone()).await;
+            let loaded = wire::handoff_packet(key.0.clone(), key.1.clone()).await;
             let loaded = loaded.map(|p| p.markdown).map_err(|e| e.message);
             packets.update(|open| {
                 open.insert(key, loaded);
@@ -118,7 +119,7 @@ fn ResultItem(
             <div class="card-head">
                 <strong>{result.department.clone()}</strong>
                 {unread.then(|| view! { <Badge kind="warn" text=lang.tr("unread", "未读")/> })}
-                {(result.source == crate::api::ResultSource::LauncherFallback).then(|| view! { <Badge kind="bad" text=lang.tr("launcher fallback", "启动器兜底")/> })}
+                {(result.source == ResultSource::LauncherFallback).then(|| view! { <Badge kind="bad" text=lang.tr("launcher fallback", "启动器兜底")/> })}
                 {result.needs_user_confirmation.then(|| view! { <Badge kind="warn" text=lang.tr("needs confirmation", "需要确认")/> })}
                 <span class="muted">{result.reported_at.clone()}</span>
             </div>

@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::{start_zhongshu_session, StartZhongshuRequest};
 use crate::i18n::use_lang;
 
 use super::shared::use_shared;
+use super::wire;
 
 #[component]
 pub fn LauncherPanel() -> impl IntoView {
@@ -16,14 +16,11 @@ pub fn LauncherPanel() -> impl IntoView {
     let busy = RwSignal::new(false);
 
     let start = move |_| {
-        let request = StartZhongshuRequest {
-            task: task.get_untracked(),
-            model: Some(model.get_untracked()).filter(|m| !m.is_empty()),
-            agent: None,
-        };
+        let task_text = task.get_untracked();
+        let chosen = Some(model.get_untracked()).filter(|m| !m.is_empty());
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let outcome = start_zhongshu_session(request).await;
+            let outcome = wire::start_zhongshu(task_text, chosen).await;
             shared.report(&outcome, |s| {
                 let (id, pid) = (&s.session.id, s.pid.unwrap_or(0));
                 lang.tr(

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 /// Version counters, provided as context by [`provide_push`].
 #[derive(Clone, Copy)]
 pub struct Push {
-    /// Sessions, queue, plans, results: everything the session views show.
+    /// Sessions, queue, plans, results, workspace changes and warnings: everything the session
+    /// views show.
     pub sessions: RwSignal<u64>,
     /// Browser terminals.
     pub terminals: RwSignal<u64>,
@@ -53,7 +54,7 @@ fn subscribe(push: Push) {
     let bump_terminals = move || push.terminals.update(|v| *v += 1);
     let bump_report = move || push.report.update(|v| *v += 1);
     listen("report", Box::new(bump_report));
-    for topic in ["sessions", "plan", "results", "queue"] {
+    for topic in ["sessions", "plan", "results", "queue", "workspaces"] {
         listen(topic, Box::new(bump_sessions));
     }
     listen(

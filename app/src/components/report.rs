@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 
-use crate::api::{get_report, GovernanceReport, RiskLevel};
+use crate::api::{GovernanceReport, RiskLevel};
 
 use crate::i18n::use_lang;
 
 use super::push::use_push;
 use super::shared::{load, Badge};
+use super::wire;
 
 #[component]
 pub fn ReportPanel() -> impl IntoView {
@@ -23,7 +24,7 @@ pub fn ReportPanel() -> impl IntoView {
         move || (mode.get(), base.get(), push.report.get(), refresh.get()),
         |(mode, base, _, _)| async move {
             let base = (mode == "base").then_some(base);
-            get_report(Some(mode), base).await
+            wire::report(mode, base).await
         },
     );
     let tab = move |name: &'static str, label: &'static str| {

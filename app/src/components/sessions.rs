@@ -1,17 +1,17 @@
 //! The session tree: Zhongshu sessions with their departments and queue, heartbeat, report and
-//! unread badges; restart, close and input.
+//! unread badges; restart, close and input. Departments in worktrees show their workspace, their
+//! live change counts and warnings, and open the review panel.
 
 use leptos::prelude::*;
 
 use crate::api::{
-    close_session, restart_zhongshu_session, session_input, Heartbeat, PlanStatus, ReportStatus,
-    RestartZhongshuRequest, Session, SessionIdRequest, SessionInputRequest, SessionStatus,
-    ZhongshuEntry,
+    Heartbeat, PlanStatus, ReportStatus, SessionStatus, WorkspaceStatus, WorkspaceWarningKind,
 };
 
 use crate::i18n::use_lang;
 
-use super::shared::{agent_state_badge, heartbeat_badge, use_shared, Badge};
+use super::shared::{agent_state_badge, change_counts, heartbeat_badge, use_shared, Badge};
+use super::wire::{self, DepartmentView, ZhongshuView};
 
 #[component]
 pub fn SessionsPanel() -> impl IntoView {
@@ -28,19 +28,15 @@ pub fn SessionsPanel() -> impl IntoView {
         }
         let dismissed = shared.plan_dismissed.get_untracked();
         let waiting = data.zhongshu_sessions.iter().find(|z| {
-            let fields = z.session.zhongshu_fields.as_ref();
             let key = format!(
                 "{}@{}",
-                z.session.id,
-                fields
-                    .and_then(|f| f.plan_reported_at.clone())
-                    .unwrap_or_default()
+                z.id,
+                z.plan_reported_at.as_deref().unwrap_or_default()
             );
-            fields.is_some_and(|f| f.plan_status == PlanStatus::AwaitingConfirmation)
-                && !dismissed.contains(&key)
+            z.plan_status == Some(PlanStatus::AwaitingConfirmation) && !dismissed.contains(&key)
         });
         if let Some(entry) = waiting {
-            shared.plan_open.set(Some(entry.session.id.clone()));
+            shared.plan_open.set(Some(entry.id.clone()));
         }
     });
 
@@ -53,18 +49,24 @@ pub fn SessionsPanel() -> impl IntoView {
             let Some(Ok(data)) = shared.sessions.get() else {
                 return;
             };
-            let now: std::collections::HashSet<String> = data
-                .zhongshu_sessions
-                .iter()
-                .flat_map(|z| std::iter::once(&z.session).chain(z.child_departments.iter()))
-                .filter(|s| {
-                    use crate::api::AgentState;
-                    s.status == SessionStatus::Running
-                        && (s.agent_state == AgentState::WaitingForInput
-                            || (s.agent_state == AgentState::Done && s.zhongshu_fields.is_some()))
-                })
-                .map(|s| format!("{} {}", s.title, s.id))
-                .collect();
+            use crate::api::AgentState;
+            let running = |status, state| {
+                status == SessionStatus::Running && state == AgentState::WaitingForInput
+            };
+            let mut now = std::collections::HashSet::<String>::new();
+            for z in &data.zhongshu_sessions {
+                // A Zhongshu that finished its turn waits for the user too.
+                if running(z.status, z.agent_state)
+                    || (z.status == SessionStatus::Running && z.agent_state == AgentState::Done)
+                {
+                    now.insert(format!("{} {}", z.title, z.id));
+                }
+                for d in &z.child_departments {
+                    if running(d.status, d.agent_state) {
+                        now.insert(format!("{} {}", d.title, d.id));
+                    }
+                }
+            }
             let before = waiting.get_value();
             for label in now.difference(&before) {
                 super::notify::show(lang.tr("Needs input", "等待输入"), label);
@@ -92,8 +94,8 @@ pub fn SessionsPanel() -> impl IntoView {
                         Ok(data) => view! {
                             <p class="muted">
                                 {
-                                    let busy = data.counters.active_department_sessions;
-                                    let slots = data.counters.max_department_sessions;
+                                    let busy = data.active_department_sessions;
+                                    let slots = data.max_department_sessions;
                                     let queued = data.queue.len();
                                     lang.tr(
                                         format!("{busy} / {slots} department slots busy · {queued} queued"),
@@ -113,17 +115,13 @@ pub fn SessionsPanel() -> impl IntoView {
 }
 
 #[component]
-fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
+fn ZhongshuCard(entry: ZhongshuView) -> impl IntoView {
     let shared = use_shared();
     let lang = use_lang();
-    let session = entry.session.clone();
-    let fields = session.zhongshu_fields.clone();
-    let unread = fields.as_ref().map_or(0, |f| f.unread_result_count);
-    let plan_status = fields
-        .as_ref()
-        .map_or(PlanStatus::Waiting, |f| f.plan_status);
-    let id = session.id.clone();
-    let running = session.status == SessionStatus::Running;
+    let unread = entry.unread_result_count;
+    let plan_status = entry.plan_status.unwrap_or(PlanStatus::Waiting);
+    let id = entry.id.clone();
+    let running = entry.status == SessionStatus::Running;
     let input = RwSignal::new(String::new());
 
     let select = {
@@ -137,12 +135,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
     let restart = {
         let id = id.clone();
         move |_| {
-            let request = RestartZhongshuRequest {
-                session_id: id.clone(),
-                model: None,
-            };
+            let id = id.clone();
             leptos::task::spawn_local(async move {
-                let outcome = restart_zhongshu_session(request).await;
+                let outcome = wire::restart_zhongshu(id).await;
                 shared.report(&outcome, |r| {
                     let (source, new) = (&r.source_session_id, &r.session.id);
                     if r.resumed_inline {
@@ -163,11 +158,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
     let close = {
         let id = id.clone();
         move |_| {
-            let request = SessionIdRequest {
-                session_id: id.clone(),
-            };
+            let id = id.clone();
             leptos::task::spawn_local(async move {
-                let outcome = close_session(request).await;
+                let outcome = wire::close_session(id).await;
                 shared.report(&outcome, |r| {
                     let id = &r.session.id;
                     lang.tr(format!("Closing {id}"), format!("正在关闭 {id}"))
@@ -179,12 +172,9 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
         let id = id.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let request = SessionInputRequest {
-                session_id: id.clone(),
-                input: input.get_untracked(),
-            };
+            let (id, line) = (id.clone(), input.get_untracked());
             leptos::task::spawn_local(async move {
-                let outcome = session_input(request).await;
+                let outcome = wire::session_input(id, line).await;
                 shared.report(&outcome, |_| {
                     lang.tr("Input sent", "输入已发送").to_string()
                 });
@@ -198,16 +188,16 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
     view! {
         <li class="zhongshu-card" data-testid="zhongshu-card" data-session-id=id.clone()>
             <div class="card-head">
-                <strong>{session.title.clone()}</strong>
+                <strong>{entry.title.clone()}</strong>
                 <code>{id.clone()}</code>
-                {heartbeat_badge(session.status, if running { Heartbeat::Active } else { Heartbeat::Exited }, None)}
-                {agent_state_badge(&session)}
+                {heartbeat_badge(entry.status, if running { Heartbeat::Active } else { Heartbeat::Exited }, None)}
+                {agent_state_badge(entry.status, entry.agent_state)}
                 <Badge kind="info" text=format!("{}{}", lang.tr("plan: ", "计划:"), plan_status.as_str().replace('_', " "))/>
                 <span data-testid="unread-count">
                     <Badge kind={if unread > 0 { "warn" } else { "muted" }} text=lang.tr(format!("{unread} unread"), format!("{unread} 条未读"))/>
                 </span>
             </div>
-            <p class="task">{session.task.clone()}</p>
+            <p class="task">{entry.task.clone()}</p>
             <div class="row actions">
                 <button type="button" class="ghost" on:click=select>{lang.tr("Inbox", "收件箱")}</button>
                 {(plan_status == PlanStatus::AwaitingConfirmation).then(|| view! {
@@ -237,23 +227,70 @@ fn ZhongshuCard(entry: ZhongshuEntry) -> impl IntoView {
 }
 
 #[component]
-fn DepartmentRow(session: Session) -> impl IntoView {
-    let report = session
-        .department_fields
-        .as_ref()
-        .map_or(ReportStatus::Pending, |f| f.report_status);
+fn DepartmentRow(session: DepartmentView) -> impl IntoView {
+    let shared = use_shared();
+    let lang = use_lang();
+    let report = session.report_status.unwrap_or(ReportStatus::Pending);
     let last_line = session
         .transcript_preview
         .last()
         .cloned()
         .unwrap_or_default();
+    let running = session.status == SessionStatus::Running;
+    let workspace = session.worktree().cloned().map(|ws| {
+        let (kind, text) = match ws.status {
+            WorkspaceStatus::Preparing => ("info", lang.tr("preparing", "准备中")),
+            WorkspaceStatus::Ready => ("ok", lang.tr("ready", "就绪")),
+            WorkspaceStatus::Failed => ("bad", lang.tr("failed", "失败")),
+            WorkspaceStatus::Closed => ("muted", lang.tr("closed", "已关闭")),
+            WorkspaceStatus::Merged => ("ok", lang.tr("merged", "已合并")),
+            WorkspaceStatus::Removed => ("muted", lang.tr("removed", "已移除")),
+        };
+        // A merged or removed worktree is gone: nothing left to review.
+        let reviewable = !matches!(ws.status, WorkspaceStatus::Merged | WorkspaceStatus::Removed);
+        let branch = ws.branch.unwrap_or_default();
+        let branch_title = branch.clone();
+        let changes = session.changes.filter(|_| running);
+        let warned = if running { session.warnings.len() } else { 0 };
+        let id = session.id.clone();
+        view! {
+            <div class="workspace-line" data-testid="workspace" data-workspace-status=ws.status.as_str()>
+                <Badge kind=kind text=[lang.tr("worktree ", "工作树 "), text].concat()/>
+                <code class="branch" title=branch_title>{branch}</code>
+                {changes.map(|c| change_counts(c, true))}
+                {(warned > 0).then(|| view! {
+                    <Badge kind="warn" text=lang.tr(format!("{warned} warning(s)"), format!("{warned} 条警告"))/>
+                })}
+                {reviewable.then(|| view! {
+                    <button type="button" class="ghost small" data-testid="review-department"
+                        on:click=move |_| shared.review.set(Some(id.clone()))>{lang.tr("Review", "审阅")}</button>
+                })}
+            </div>
+            {ws.reason.map(|reason| view! { <p class="error small" data-testid="workspace-reason">{reason}</p> })}
+        }
+    });
+    let warnings = running
+        .then_some(session.warnings)
+        .filter(|w| !w.is_empty());
     view! {
-        <li class="department-row" data-testid="department-row" data-status=session.status.as_str()>
+        <li class="department-row" data-testid="department-row" data-status=session.status.as_str() data-session-id=session.id.clone()>
             <strong>{session.title.clone()}</strong>
             " " <code>{session.id.clone()}</code> " "
             {heartbeat_badge(session.status, session.heartbeat_status, session.idle_seconds)}
-            " " {agent_state_badge(&session)}
+            " " {agent_state_badge(session.status, session.agent_state)}
             " " <Badge kind={if report == ReportStatus::Reported { "ok" } else { "muted" }} text=report.as_str()/>
+            {workspace}
+            {warnings.map(|warnings| view! {
+                <ul class="ws-warnings" data-testid="workspace-warnings">
+                    {warnings.into_iter().map(|w| {
+                        let kind = match w.kind {
+                            WorkspaceWarningKind::Boundary => lang.tr("boundary", "越界"),
+                            WorkspaceWarningKind::Collision => lang.tr("collision", "冲突"),
+                        };
+                        view! { <li data-kind=w.kind.as_str()><Badge kind="warn" text=kind/> " " {w.message}</li> }
+                    }).collect_view()}
+                </ul>
+            })}
             <div class="preview muted">{last_line}</div>
         </li>
     }

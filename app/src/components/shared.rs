@@ -7,13 +7,12 @@ use leptos::prelude::*;
 use leptos::server::codee::{Decoder, Encoder};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::api::{
-    get_status, zhongshu_sessions, ApiError, StatusPayload, ZhongshuSessionsResponse,
-};
+use crate::api::{AgentState, ApiError, SessionStatus};
 
 use crate::i18n::use_lang;
 
 use super::push::use_push;
+use super::wire::{self, SessionsView, StatusView};
 
 /// The JSON codec of the dashboard's resources. Leptos' default codec parses the data sent along
 /// with the page with `serde_json::from_str`, while server function responses are parsed with
@@ -57,8 +56,8 @@ where
 
 #[derive(Clone, Copy)]
 pub struct Shared {
-    pub status: Loaded<StatusPayload>,
-    pub sessions: Loaded<ZhongshuSessionsResponse>,
+    pub status: Loaded<StatusView>,
+    pub sessions: Loaded<SessionsView>,
     /// The Zhongshu session whose inbox is shown.
     pub selected: RwSignal<Option<String>>,
     /// The Zhongshu session whose plan dialog is open.
@@ -67,17 +66,20 @@ pub struct Shared {
     pub plan_dismissed: RwSignal<Vec<String>>,
     /// A one-line message for the user (last action's outcome).
     pub notice: RwSignal<Option<(bool, String)>>,
+    /// The department session whose worktree is under review.
+    pub review: RwSignal<Option<String>>,
 }
 
 pub fn provide_shared() -> Shared {
     let push = use_push();
     let shared = Shared {
-        status: load(move || push.sessions.get(), |_| get_status()),
-        sessions: load(move || push.sessions.get(), |_| zhongshu_sessions()),
+        status: load(move || push.sessions.get(), |_| wire::status()),
+        sessions: load(move || push.sessions.get(), |_| wire::zhongshu_sessions()),
         selected: RwSignal::new(None),
         plan_open: RwSignal::new(None),
         plan_dismissed: RwSignal::new(Vec::new()),
         notice: RwSignal::new(None),
+        review: RwSignal::new(None),
     };
     provide_context(shared);
     shared
@@ -114,13 +116,12 @@ pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl Int
 
 /// What a running agent says: "needs input" while it waits at its prompt, "turn done" after a
 /// turn (Codex then waits for the next message too).
-pub fn agent_state_badge(session: &crate::api::Session) -> Option<impl IntoView> {
-    use crate::api::AgentState;
+pub fn agent_state_badge(status: SessionStatus, state: AgentState) -> Option<impl IntoView> {
     let lang = use_lang();
-    if session.status != crate::api::SessionStatus::Running {
+    if status != SessionStatus::Running {
         return None;
     }
-    let (kind, text, test_id) = match session.agent_state {
+    let (kind, text, test_id) = match state {
         AgentState::WaitingForInput => ("warn", lang.tr("needs input", "等待输入"), "needs-input"),
         AgentState::Done => ("info", lang.tr("turn done", "本轮完成"), "turn-done"),
         AgentState::Working | AgentState::Unknown => return None,
@@ -155,4 +156,20 @@ pub fn heartbeat_badge(
         }
     };
     view! { <Badge kind=kind text=text/> }
+}
+
+/// `+additions −deletions` coloured, then `· N file(s)` when `files`.
+pub fn change_counts(counts: crate::api::ChangeCounts, files: bool) -> impl IntoView {
+    let lang = use_lang();
+    let crate::api::ChangeCounts {
+        files: count,
+        additions,
+        deletions,
+    } = counts;
+    view! {
+        <span class="changes" data-testid="changes">
+            <span class="add">"+" {additions}</span> " " <span class="del">"−" {deletions}</span>
+            {files.then(|| view! { " · " {count} {lang.tr(" file(s)", " 个文件")} })}
+        </span>
+    }
 }

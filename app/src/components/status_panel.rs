@@ -2,11 +2,11 @@
 
 use leptos::prelude::*;
 
-use crate::api::StatusPayload;
 use crate::i18n::use_lang;
 
 use super::push::use_push;
 use super::shared::use_shared;
+use super::wire::StatusView;
 
 #[component]
 pub fn StatusPanel() -> impl IntoView {
@@ -43,7 +43,7 @@ pub fn StatusPanel() -> impl IntoView {
 }
 
 #[component]
-fn StatusFacts(payload: StatusPayload) -> impl IntoView {
+fn StatusFacts(payload: StatusView) -> impl IntoView {
     let lang = use_lang();
     let agent_state = if payload.agent.available {
         lang.tr("available", "可用")

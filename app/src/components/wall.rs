@@ -3,14 +3,12 @@
 
 use leptos::prelude::*;
 
-use crate::api::{
-    start_browser_terminal, start_session_browser_terminal, start_session_control, ControlHolder,
-    SessionIdRequest, StartTerminalRequest, TerminalStatus,
-};
+use crate::api::{ControlHolder, TerminalStatus};
 use crate::i18n::use_lang;
 use crate::terminal::TerminalView;
 
 use super::shared::use_shared;
+use super::wire;
 
 /// `(id, token)` of a terminal URL `.../terminal/<id>?token=<token>`.
 fn parse_url(url: &str) -> Option<(String, String)> {
@@ -61,7 +59,7 @@ pub fn TerminalWall() -> impl IntoView {
     let shell = RwSignal::new(None::<(String, String)>);
     let open_shell = move |_| {
         leptos::task::spawn_local(async move {
-            let outcome = start_browser_terminal(StartTerminalRequest::default()).await;
+            let outcome = wire::start_shell().await;
             shared.report(&outcome, |t| {
                 let id = &t.terminal.id;
                 lang.tr(format!("Shell {id} ready"), format!("Shell {id} 已就绪"))
@@ -105,8 +103,7 @@ fn SessionPane(pane: Pane) -> impl IntoView {
     if view_terminal.get_untracked().is_none() {
         let session_id = pane.session_id.clone();
         leptos::task::spawn_local(async move {
-            if let Ok(view) = start_session_browser_terminal(SessionIdRequest { session_id }).await
-            {
+            if let Ok(view) = wire::start_session_view(session_id).await {
                 view_terminal.set(parse_url(&view.terminal.url));
             }
         });
@@ -119,7 +116,7 @@ fn SessionPane(pane: Pane) -> impl IntoView {
         move |_| {
             let session_id = session_id.clone();
             leptos::task::spawn_local(async move {
-                let outcome = start_session_control(SessionIdRequest { session_id }).await;
+                let outcome = wire::start_session_control(session_id).await;
                 shared.report(&outcome, |_| {
                     lang.tr(
                         "You have control: keys go to the agent",

@@ -53,10 +53,13 @@ enum Work {
     Rewatch,
 }
 
-/// Called after the report changed (its content, not its time).
+/// Called after the report changed (its content, not its time), or HEAD moved (what the tree is
+/// compared with in base mode).
 pub type OnChange = Box<dyn Fn() + Send + Sync>;
 
 struct Sets {
+    /// The commit HEAD pointed at when the sets were scanned.
+    head: Option<git2::Oid>,
     staged: BTreeSet<String>,
     /// Every path a staged change touches, on either side (a staged rename's old path too).
     staged_sides: BTreeSet<String>,
@@ -127,13 +130,21 @@ impl ChangeIndex {
             stopped: Default::default(),
         });
         let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Work>>();
+        let kick = events_tx.clone();
         match watch_unless_disabled(&shared, events_tx) {
-            Ok(watcher) => *shared.watcher.lock_or_recover() = Some(watcher),
+            Ok(watcher) => {
+                *shared.watcher.lock_or_recover() = Some(watcher);
+                // Changes made between the first scan and the watches would show only at the
+                // next event: one more scan, now that every change is seen.
+                let _ = kick.send(vec![Work::Rescan]);
+            }
             Err(err) => {
                 tracing::warn!(%err, "no file events for the change index; rescanning every {}s", POLL_EVERY.as_secs());
                 *shared.mode.lock_or_recover() = ReportWatch::Polling;
             }
         }
+        // Only the watcher may hold the sender: dropping it is what stops the thread.
+        drop(kick);
         let worker = shared.clone();
         std::thread::Builder::new()
             .name("change-index".into())
@@ -216,6 +227,11 @@ fn full_scan(
     let workdir = all_workdir_changes(repo_dir, &repo)?;
     let report = report_of(repo_dir, own_prefix, config, &staged, &workdir)?;
     Ok(Sets {
+        head: repo
+            .head()
+            .ok()
+            .and_then(|head| head.peel_to_commit().ok())
+            .map(|commit| commit.id()),
         staged,
         staged_sides,
         epoch: 0,
@@ -358,7 +374,7 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
         let started = Instant::now();
         let fresh = full_scan(&shared.repo_dir, own, &shared.config)?;
         *shared.scan_cost.lock_or_recover() = started.elapsed();
-        staged_changed = fresh.staged != sets.staged;
+        staged_changed = fresh.staged != sets.staged || fresh.head != sets.head;
         let epoch = sets.epoch + 1;
         *sets = Sets { epoch, ..fresh };
         release_transient_memory();

@@ -1,7 +1,7 @@
 //! The watcher behind the change index: one non-recursive watch per directory that is not
 //! ignored, plus `.git` and its refs; file events become [`Work`] for the index thread.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
@@ -32,6 +32,8 @@ fn watch(
 ) -> notify::Result<notify::RecommendedWatcher> {
     let repo_dir = shared.repo_dir.clone();
     let own_prefix = shared.own_prefix.clone();
+    let git = GitDirs::of(&repo_dir);
+    let dirs = git.clone();
     let handler = move |event: notify::Result<notify::Event>| {
         let work = match event {
             Ok(event) if event.need_rescan() => vec![Work::Rescan],
@@ -40,7 +42,10 @@ fn watch(
                 let mut work: Vec<Work> = event
                     .paths
                     .iter()
-                    .filter_map(|path| classify(&repo_dir, own_prefix.as_deref(), path))
+                    .filter_map(|path| match dirs.classify(path) {
+                        Some(work) => work,
+                        None => classify(&repo_dir, own_prefix.as_deref(), path),
+                    })
                     .collect();
                 // A directory created or moved in needs watches of its own.
                 if matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)) {
@@ -66,15 +71,63 @@ fn watch(
     // Git does not follow symlinks, and a symlink loop must not make the watcher recurse.
     let config = notify::Config::default().with_follow_symlinks(false);
     let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
-    let git_dir = shared.repo_dir.join(".git");
-    watcher.watch(&git_dir, RecursiveMode::NonRecursive)?;
+    // HEAD and the index live in the Git dir (for a linked worktree, under the main
+    // repository's `.git/worktrees/<name>`); refs, packed-refs and info/exclude in the common
+    // dir the worktrees share.
+    watcher.watch(&git.git_dir, RecursiveMode::NonRecursive)?;
+    if git.common_dir != git.git_dir {
+        watcher.watch(&git.common_dir, RecursiveMode::NonRecursive)?;
+    }
     for sub in ["refs", "info"] {
-        if git_dir.join(sub).is_dir() {
-            watcher.watch(&git_dir.join(sub), RecursiveMode::Recursive)?;
+        if git.common_dir.join(sub).is_dir() {
+            watcher.watch(&git.common_dir.join(sub), RecursiveMode::Recursive)?;
         }
     }
     watch_tree(&mut watcher, shared, "")?;
     Ok(watcher)
+}
+
+/// Where a working tree's Git state lives.
+#[derive(Debug, Clone)]
+struct GitDirs {
+    /// HEAD and the index of this working tree.
+    git_dir: PathBuf,
+    /// Refs, packed-refs and info/exclude (the same as `git_dir` for a main working tree).
+    common_dir: PathBuf,
+}
+
+impl GitDirs {
+    fn of(repo_dir: &Path) -> GitDirs {
+        let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        match Repository::open(repo_dir) {
+            Ok(repo) => GitDirs {
+                git_dir: canonical(repo.path()),
+                common_dir: canonical(repo.commondir()),
+            },
+            Err(_) => {
+                let dir = repo_dir.join(".git");
+                GitDirs {
+                    git_dir: dir.clone(),
+                    common_dir: dir,
+                }
+            }
+        }
+    }
+
+    /// `Some(work)` for a path in one of the Git dirs (what it moves, if anything); `None` for
+    /// any other path.
+    fn classify(&self, path: &Path) -> Option<Option<Work>> {
+        let in_git_dir = path.strip_prefix(&self.git_dir).ok();
+        let in_common_dir = path.strip_prefix(&self.common_dir).ok();
+        let relative = in_git_dir.or(in_common_dir)?;
+        let text = relative.to_string_lossy().replace('\\', "/");
+        if in_common_dir.is_some() && text == "info/exclude" {
+            return Some(Some(Work::Rewatch));
+        }
+        let head_or_index = in_git_dir.is_some() && (text == "HEAD" || text == "index");
+        let refs = in_common_dir.is_some() && (text == "packed-refs" || text.starts_with("refs/"));
+        Some((head_or_index || refs).then_some(Work::Rescan))
+    }
 }
 
 /// Watches `relative` (the repository root when empty) and every directory below it that is
