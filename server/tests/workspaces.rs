@@ -355,7 +355,9 @@ fn boundary_and_collision_warnings_arrive_by_push_and_reach_zhongshu() {
                 })
                 .unwrap_or_default()
         };
-        (kinds(&docs) == ["boundary", "collision"] && kinds(&code) == ["collision"])
+        // The line counts follow the routed paths (a second step).
+        let counted = docs["changes"]["files"] == 1 && code["changes"]["files"] == 1;
+        (kinds(&docs) == ["boundary", "collision"] && kinds(&code) == ["collision"] && counted)
             .then_some((docs, code))
     });
     let (docs, code) = sessions;

@@ -76,11 +76,20 @@ impl Engine {
         else {
             return;
         };
-        let report = match index.base_report_with_untracked(&base) {
-            Ok(report) => report,
-            Err(err) => {
-                tracing::warn!("workspace {id}: {err}");
-                return;
+        // Git caught mid-write (the agent committing) fails a read now and then: again, briefly.
+        let mut attempt = 0;
+        let report = loop {
+            match index.base_report_with_untracked(&base) {
+                Ok(report) => break report,
+                Err(err) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!("workspace {id}: {err}; trying again");
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                Err(err) => {
+                    tracing::warn!("workspace {id}: {err}");
+                    return;
+                }
             }
         };
         let mut owners: BTreeMap<String, Option<String>> = report

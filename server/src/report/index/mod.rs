@@ -113,7 +113,7 @@ impl ChangeIndex {
             .unwrap_or_else(|_| repo_dir.to_path_buf());
         let own_prefix = own_prefix(&repo_dir, state_dir);
         let scan_started = Instant::now();
-        let sets = full_scan(&repo_dir, own_prefix.as_deref(), &config)?;
+        let sets = with_retries(|| full_scan(&repo_dir, own_prefix.as_deref(), &config))?;
         let scan_cost = scan_started.elapsed();
         release_transient_memory();
         let shared = Arc::new(Shared {
@@ -259,6 +259,22 @@ fn report_of(
     Ok(report)
 }
 
+/// Runs a scan again when Git was caught in the middle of a change (an index rewritten while it
+/// was read, a file removed while it was hashed): a few times, briefly.
+fn with_retries<T>(mut scan: impl FnMut() -> Result<T, ReportError>) -> Result<T, ReportError> {
+    let mut attempt = 0;
+    loop {
+        match scan() {
+            Err(ReportError::Repository(err)) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!("change index: {err}; trying again");
+                std::thread::sleep(Duration::from_millis(20 * attempt));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Gives the heap's free pages back to the system after a large computation (a full scan, a
 /// base diff): they are transient, and glibc keeps them in its arenas otherwise, so the server's
 /// resident memory would grow with the largest scan it ever did.
@@ -351,7 +367,7 @@ fn run(shared: &Arc<Shared>, events: Receiver<Vec<Work>>) {
         if stopped() {
             return;
         }
-        if let Err(err) = apply_pending(shared) {
+        if let Err(err) = with_retries(|| apply_pending(shared)) {
             tracing::warn!("change index: {err}");
         }
     }
@@ -366,25 +382,34 @@ fn apply_pending(shared: &Shared) -> Result<(), ReportError> {
     if dirty.is_empty() && !rescan {
         return Ok(());
     }
+    // Work that fails (Git caught mid-write: an index being rewritten, a file gone while it was
+    // hashed) stays pending, so a retry or the next event does it.
+    let keep = |err: ReportError| {
+        let mut pending = shared.pending.lock_or_recover();
+        pending.0.extend(dirty.iter().cloned());
+        pending.1 |= rescan;
+        err
+    };
     let before = without_time(&sets.report);
     let own = shared.own_prefix.as_deref();
     // Only a rescan can move the staged set.
     let mut staged_changed = false;
     if rescan {
         let started = Instant::now();
-        let fresh = full_scan(&shared.repo_dir, own, &shared.config)?;
+        let fresh = full_scan(&shared.repo_dir, own, &shared.config).map_err(keep)?;
         *shared.scan_cost.lock_or_recover() = started.elapsed();
         staged_changed = fresh.staged != sets.staged || fresh.head != sets.head;
         let epoch = sets.epoch + 1;
         *sets = Sets { epoch, ..fresh };
         release_transient_memory();
     } else {
-        let specs = relevant(&shared.repo_dir, dirty);
+        let specs = relevant(&shared.repo_dir, dirty.clone());
         if specs.is_empty() {
             return Ok(());
         }
         sets.epoch += 1;
-        let fresh = workdir_changes(&shared.repo_dir, &specs)?;
+        let fresh = workdir_changes(&shared.repo_dir, &specs)
+            .map_err(|err| keep(ReportError::Repository(err)))?;
         sets.workdir
             .retain(|path| !specs.iter().any(|spec| covers(spec, path)));
         sets.workdir.extend(fresh);
