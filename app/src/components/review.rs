@@ -9,7 +9,7 @@ use crate::api::{
 };
 use crate::i18n::{use_lang, Lang};
 
-use super::shared::{change_counts, use_shared, Badge};
+use super::shared::{change_counts, push_escaped, use_shared, Badge};
 use super::wire;
 
 /// The review of the department session the user picked ("Review" on its card); nothing
@@ -276,14 +276,7 @@ fn rows_html(lines: &[DiffLine<'_>]) -> String {
         number(&mut html, line.old);
         number(&mut html, line.new);
         html.push_str("<td class=\"code\">");
-        for c in line.text.chars() {
-            match c {
-                '&' => html.push_str("&amp;"),
-                '<' => html.push_str("&lt;"),
-                '>' => html.push_str("&gt;"),
-                c => html.push(c),
-            }
-        }
+        push_escaped(&mut html, line.text);
         html.push_str("</td></tr>");
     }
     html

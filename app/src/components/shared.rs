@@ -108,6 +108,19 @@ pub fn or_dash(text: String) -> String {
     }
 }
 
+/// `text` as HTML element content or attribute value.
+pub fn push_escaped(html: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            c => html.push(c),
+        }
+    }
+}
+
 /// A small coloured badge.
 #[component]
 pub fn Badge(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl IntoView {

@@ -11,7 +11,7 @@ use super::shared::use_shared;
 use super::wire;
 
 /// `(id, token)` of a terminal URL `.../terminal/<id>?token=<token>`.
-fn parse_url(url: &str) -> Option<(String, String)> {
+pub(super) fn parse_url(url: &str) -> Option<(String, String)> {
     let rest = url.split("/terminal/").nth(1)?;
     let (id, query) = rest.split_once('?')?;
     let token = crate::terminal::token_param(query)?;

@@ -15,9 +15,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::api::{
     AgentState, ApiError, Assignment, AssignmentInput, ChangeCounts, DepartmentDiffResponse,
-    DepartmentInfo, Heartbeat, OwnershipWarning, PlanStatus, RejectedReport, ReportResponse,
-    ReportStatus, ResultSource, SessionStatus, TerminalStatus, WorkspaceMode, WorkspaceStatus,
-    WorkspaceWarning,
+    DepartmentInfo, Heartbeat, MergeStrategy, OwnershipWarning, PlanStatus, RejectedReport,
+    ReportResponse, ReportStatus, ResultSource, SessionStatus, TerminalStatus, VerificationStatus,
+    WorkspaceMode, WorkspaceStatus, WorkspaceWarning,
 };
 
 /// A list entry the dashboard only counts: parsed as `{}` (its fields skipped).
@@ -179,6 +179,27 @@ pub struct ResultView {
     pub reported_at: String,
     pub source: ResultSource,
     pub handoff_packet: Option<String>,
+    pub department_session_id: String,
+    pub verification: Option<VerificationView>,
+}
+
+/// The launcher's verification of a result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationView {
+    pub status: VerificationStatus,
+    pub head_commit: Option<String>,
+    pub commands: Vec<CommandView>,
+    pub terminal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandView {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub output_tail: String,
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +247,20 @@ pub struct TerminalAnswer {
 pub struct TerminalRef {
     pub id: String,
     pub url: String,
+}
+
+/// `merge_department`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedView {
+    pub merged_commit: String,
+    pub base_branch: String,
+    pub files: Vec<String>,
+}
+
+/// `browser_terminals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminalsView {
+    pub terminals: Vec<TerminalRef>,
 }
 
 // ---- the calls ----
@@ -370,6 +405,21 @@ calls! {
     department_diff(session_id: String) -> DepartmentDiffResponse {
         ssr: a::department_diff(session_id.clone()),
         get("department_diff", &[("session_id", &session_id)])
+    }
+    /// `GET /api/browser_terminals`.
+    browser_terminals() -> TerminalsView {
+        ssr: a::browser_terminals(),
+        get("browser_terminals", &[])
+    }
+    /// `POST /api/verify_department`: runs the department's verification again.
+    verify_department(session_id: String) -> Item {
+        ssr: a::verify_department(a::VerifyDepartmentRequest { session_id: session_id.clone() }),
+        post("verify_department", &a::VerifyDepartmentRequest { session_id })
+    }
+    /// `POST /api/merge_department`: the merge gate.
+    merge_department(session_id: String, strategy: MergeStrategy, delete_branch: bool, force_unverified: bool) -> MergedView {
+        ssr: a::merge_department(a::MergeDepartmentRequest { session_id: session_id.clone(), strategy, delete_branch, force_unverified }),
+        post("merge_department", &a::MergeDepartmentRequest { session_id, strategy, delete_branch, force_unverified })
     }
     /// `POST /api/start_zhongshu_session`.
     start_zhongshu(task: String, model: Option<String>) -> StartedView {
