@@ -126,6 +126,9 @@ pub struct Verification {
     /// The read-only browser terminal the commands run in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_id: Option<String>,
+    /// Its page (with the viewer token), as `browser_terminal_url` is for sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

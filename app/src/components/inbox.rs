@@ -248,7 +248,6 @@ fn verification_view(lang: Lang, ui: InboxUi, result: &ResultView) -> impl IntoV
             _ => Some(merge_controls(lang, &ui.card(&id), passed)),
         }
     };
-    let terminal_id = check.and_then(|v| v.terminal_id.clone());
 
     let click = {
         let id = id.clone();
@@ -287,11 +286,6 @@ fn verification_view(lang: Lang, ui: InboxUi, result: &ResultView) -> impl IntoV
                         ui.edit(&id, |c| c.note = Some(note));
                     });
                 }
-                "terminal" => {
-                    if let Some(terminal_id) = terminal_id.clone() {
-                        open_terminal(lang, ui, id, terminal_id);
-                    }
-                }
                 "merge" | "force" => merge(lang, ui, id, act == "force"),
                 _ => {}
             }
@@ -328,47 +322,6 @@ fn verification_view(lang: Lang, ui: InboxUi, result: &ResultView) -> impl IntoV
             })}
         </div>
     }
-}
-
-/// Opens the verification's terminal page in a new window: opened at once, in the click (a
-/// window opened after an `await` is blocked as a popup), then pointed at the terminal.
-fn open_terminal(lang: Lang, ui: InboxUi, id: String, terminal_id: String) {
-    #[cfg(feature = "hydrate")]
-    {
-        let popup = window()
-            .open_with_url_and_target("", "_blank")
-            .ok()
-            .flatten();
-        leptos::task::spawn_local(async move {
-            let found = wire::browser_terminals().await.map(|t| {
-                t.terminals
-                    .into_iter()
-                    .find(|t| t.id == terminal_id)
-                    .and_then(|t| super::wall::parse_url(&t.url))
-            });
-            let error = match (found, &popup) {
-                (Ok(Some((tid, token))), Some(popup)) => {
-                    let _ = popup
-                        .location()
-                        .set_href(&["/terminal/", &tid, "?token=", &token].concat());
-                    return;
-                }
-                (Err(err), _) => err.message,
-                (Ok(None), _) => lang
-                    .tr("The verification terminal is gone", "验证终端已不存在")
-                    .into(),
-                (_, None) => lang
-                    .tr("The browser blocked the new window", "浏览器阻止了新窗口")
-                    .into(),
-            };
-            if let Some(popup) = popup {
-                let _ = popup.close();
-            }
-            ui.edit(&id, |c| c.note = Some((false, error)));
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (lang, ui, id, terminal_id);
 }
 
 /// Merges the department's branch (after a confirm() when forced); the outcome is the card's note.
@@ -468,10 +421,18 @@ fn body_html(
     html.push('>');
     html.push_str(lang.tr("Verify again", "重新验证"));
     html.push_str("</button>");
-    if check.is_some_and(|v| v.terminal_id.is_some()) {
-        html.push_str("<button type=\"button\" class=\"ghost small\" data-testid=\"verify-terminal\" data-act=\"terminal\">");
+    // The terminal the commands ran in, as a page of its own.
+    if let Some((id, token)) = check
+        .and_then(|v| v.terminal_url.as_deref())
+        .and_then(super::wall::parse_url)
+    {
+        html.push_str("<a class=\"button ghost small\" target=\"_blank\" rel=\"noopener\" data-testid=\"verify-terminal\" href=\"/terminal/");
+        push_escaped(&mut html, &id);
+        html.push_str("?token=");
+        push_escaped(&mut html, &token);
+        html.push_str("\">");
         html.push_str(lang.tr("Terminal", "终端"));
-        html.push_str("</button>");
+        html.push_str("</a>");
     }
     html.push_str("</div>");
     let commands = check.map(|v| v.commands.as_slice()).unwrap_or_default();

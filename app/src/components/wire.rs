@@ -189,7 +189,7 @@ pub struct VerificationView {
     pub status: VerificationStatus,
     pub head_commit: Option<String>,
     pub commands: Vec<CommandView>,
-    pub terminal_id: Option<String>,
+    pub terminal_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,12 +255,6 @@ pub struct MergedView {
     pub merged_commit: String,
     pub base_branch: String,
     pub files: Vec<String>,
-}
-
-/// `browser_terminals`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TerminalsView {
-    pub terminals: Vec<TerminalRef>,
 }
 
 // ---- the calls ----
@@ -405,11 +399,6 @@ calls! {
     department_diff(session_id: String) -> DepartmentDiffResponse {
         ssr: a::department_diff(session_id.clone()),
         get("department_diff", &[("session_id", &session_id)])
-    }
-    /// `GET /api/browser_terminals`.
-    browser_terminals() -> TerminalsView {
-        ssr: a::browser_terminals(),
-        get("browser_terminals", &[])
     }
     /// `POST /api/verify_department`: runs the department's verification again.
     verify_department(session_id: String) -> Item {

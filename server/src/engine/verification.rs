@@ -146,6 +146,7 @@ impl Engine {
             finished_at: None,
             commands: Vec::new(),
             terminal_id: None,
+            terminal_url: None,
         };
         if commands.is_empty() {
             verification.status = VerificationStatus::Skipped;
@@ -154,8 +155,10 @@ impl Engine {
             return Ok(verification);
         }
         let mut state = self.lock();
-        let terminal = self.start_verification_terminal(&mut state, &subject, &dir, &commands)?;
-        verification.terminal_id = Some(terminal);
+        let (terminal_id, terminal_url) =
+            self.start_verification_terminal(&mut state, &subject, &dir, &commands)?;
+        verification.terminal_id = Some(terminal_id);
+        verification.terminal_url = Some(terminal_url);
         self.store_verification(&mut state, &subject, verification.clone())?;
         drop(state);
         self.emit("results", Some(&subject.owner));
@@ -170,7 +173,7 @@ impl Engine {
         subject: &Subject,
         dir: &std::path::Path,
         commands: &[String],
-    ) -> ApiResult<String> {
+    ) -> ApiResult<(String, String)> {
         let shared = &self.shared;
         let run = ids::new_id("verify");
         let results = shared.paths.worktrees.join(format!("{run}.results.json"));
@@ -226,8 +229,9 @@ impl Engine {
             title: format!("Verification: {}", subject.session.department),
             session_id: Some(subject.session.id.clone()),
         };
+        let url = record.url.clone();
         self.insert_terminal(state, record, token, Some(process))?;
-        Ok(terminal_id)
+        Ok((terminal_id, url))
     }
 
     /// The commands ended: record their outcomes, tell the department when they failed.

@@ -37,7 +37,18 @@ impl Engine {
                             .workspace_indexes
                             .lock_or_recover()
                             .insert(id.clone(), (index, base_commit));
-                        engine.refresh_workspace(&id);
+                        // A session that ended while its first scan ran was not there to be
+                        // untracked: stop its index now. (One that ends after this check finds
+                        // it in the map.)
+                        let running = engine
+                            .lock_to_read()
+                            .session(&id)
+                            .is_some_and(|s| s.is_running());
+                        if running {
+                            engine.refresh_workspace(&id);
+                        } else {
+                            engine.untrack_workspace(&id);
+                        }
                     }
                     Err(err) => tracing::warn!("cannot watch the worktree of {id}: {err}"),
                 }
