@@ -314,3 +314,32 @@ fn a_worktree_is_removed_only_when_nothing_unmerged_would_be_lost() {
     let gone = merge(server, json!({"session_id": id}));
     assert!(gone.assert_failure(409).contains("removed"));
 }
+
+#[test]
+fn a_merge_waits_for_a_running_verification() {
+    let s = setup("\"sleep 3\"", &[]);
+    let server = &s.server;
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "t"}));
+    let zid = started["session"]["id"].as_str().unwrap().to_string();
+    let department = server.post_ok(
+        "/api/start_department",
+        json!({"parent_session_id": zid, "department": "code", "task": "add a line"}),
+    );
+    let id = department["session"]["id"].as_str().unwrap().to_string();
+    wait_for(Duration::from_secs(20), "the verification to run", || {
+        let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
+        let status = server.get_ok("/api/status");
+        let ended = status["department_sessions"][0]["status"] == "exited";
+        let running = all_results(&inbox)
+            .first()
+            .is_some_and(|r| r["verification"]["status"] == "running");
+        (ended && running).then_some(())
+    });
+    let refused = merge(server, json!({"session_id": id, "force_unverified": true}));
+    assert!(refused.assert_failure(409).contains("still running"));
+    let again = server.post_json(
+        "/api/verify_department",
+        &json!({"session_id": id}).to_string(),
+    );
+    assert!(again.assert_failure(409).contains("is running"));
+}
