@@ -128,7 +128,7 @@ impl Engine {
                     format!("the worktree {} is not there any more", w.path),
                 ))
             }
-            None => head_of(&dir),
+            None => crate::workspace::commit::head_commit(&dir),
         };
         let base_commit = worktree.and_then(|w| w.base_commit.clone());
         let changed = match (&base_commit, worktree) {
@@ -151,7 +151,7 @@ impl Engine {
         if commands.is_empty() {
             verification.status = VerificationStatus::Skipped;
             verification.finished_at = Some(text::now_text());
-            self.record_verification(&subject, verification.clone(), true)?;
+            self.record_skipped_verification(&subject, verification.clone())?;
             return Ok(verification);
         }
         let mut state = self.lock();
@@ -291,18 +291,16 @@ impl Engine {
         self.emit("results", Some(owner));
     }
 
-    fn record_verification(
+    /// A verification with no command to run is finished as soon as it starts.
+    fn record_skipped_verification(
         &self,
         subject: &Subject,
         verification: Verification,
-        finished: bool,
     ) -> ApiResult<()> {
         let mut state = self.lock();
         self.store_verification(&mut state, subject, verification.clone())?;
         drop(state);
-        if finished {
-            self.audit_verification(subject, &verification);
-        }
+        self.audit_verification(subject, &verification);
         self.emit("results", Some(&subject.owner));
         Ok(())
     }
@@ -378,10 +376,4 @@ fn find_result(state: &State, owner: &str, report_id: &str) -> ApiResult<Departm
         .and_then(|rs| rs.iter().find(|r| r.report_id == report_id))
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("unknown report_id: {report_id}")))
-}
-
-fn head_of(dir: &std::path::Path) -> Option<String> {
-    let repo = git2::Repository::open(dir).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    Some(commit.id().to_string())
 }

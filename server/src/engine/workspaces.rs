@@ -10,6 +10,7 @@ use super::records::{SessionRecord, WorkspaceRecord};
 use super::{internal, Engine, State};
 use crate::pty::WorkspaceSignal;
 use crate::sync::LockOrRecover;
+use crate::workspace::commit::head_commit;
 use crate::workspace::create::{current_base, free_branch_name, CreateError};
 use crate::workspace::prepare::PrepareSpec;
 
@@ -329,13 +330,6 @@ impl Engine {
             files,
         })
     }
-}
-
-/// The commit a worktree's HEAD points at.
-fn head_commit(path: &Path) -> Option<String> {
-    let repo = git2::Repository::open(path).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    Some(commit.id().to_string())
 }
 
 /// Bytes of the files under `path`, without following symlinks (the object store is shared

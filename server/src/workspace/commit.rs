@@ -34,6 +34,14 @@ pub fn commit_all(path: &Path, message: &str) -> Result<String, git2::Error> {
     Ok(commit.to_string())
 }
 
+/// The commit the HEAD of the working tree at `path` points at (none: not a repository, or no
+/// commit yet).
+pub fn head_commit(path: &Path) -> Option<String> {
+    let repo = Repository::open(path).ok()?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    Some(commit.id().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

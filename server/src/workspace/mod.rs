@@ -5,6 +5,7 @@
 //! commands (`verify`, inside a read-only terminal).
 //! Nothing here knows about sessions or the API; the engine decides when and for whom.
 
+mod child;
 pub mod commit;
 pub mod create;
 pub mod diff;

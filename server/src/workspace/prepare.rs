@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::child::{read_spec, say, wait_until, Waited};
 use super::create::create_worktree;
 use crate::pty::WorkspaceSignal;
 
@@ -42,10 +43,7 @@ pub struct PrepareSpec {
 /// Runs the preparation described in the file `spec`; returns only when it failed (on success
 /// the process has become the agent).
 pub fn run(spec: &Path) -> ExitCode {
-    let spec: PrepareSpec = match std::fs::read(spec)
-        .map_err(|err| err.to_string())
-        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
-    {
+    let spec: PrepareSpec = match read_spec(spec) {
         Ok(spec) => spec,
         Err(err) => return fail(&format!("cannot read the workspace spec: {err}")),
     };
@@ -60,12 +58,6 @@ pub fn run(spec: &Path) -> ExitCode {
         }
         Err(reason) => fail(&reason),
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = write!(out, "\x1b[36m▸ {line}\x1b[0m\r\n");
-    let _ = out.flush();
 }
 
 fn announce(signal: &WorkspaceSignal) {
@@ -285,37 +277,19 @@ fn run_setup(command: &str, dir: &Path, deadline: Instant, timeout: u64) -> Resu
         .process_group(0)
         .spawn()
         .map_err(|err| format!("cannot run setup `{command}`: {err}"))?;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                let how = match status.code() {
-                    Some(code) => format!("exited with status {code}"),
-                    None => "was killed by a signal".to_string(),
-                };
-                return Err(format!("setup `{command}` {how}"));
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(child.id());
-                let _ = child.wait();
-                return Err(format!(
-                    "setup `{command}` did not finish within {timeout} s (setup_timeout_seconds)"
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(err) => return Err(format!("setup `{command}`: {err}")),
+    match wait_until(&mut child, deadline) {
+        Ok(Waited::Exited(status)) if status.success() => Ok(()),
+        Ok(Waited::Exited(status)) => {
+            let how = match status.code() {
+                Some(code) => format!("exited with status {code}"),
+                None => "was killed by a signal".to_string(),
+            };
+            Err(format!("setup `{command}` {how}"))
         }
-    }
-}
-
-fn kill_group(pid: u32) {
-    // SAFETY: signalling the process group this function's child leads.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGTERM);
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
+        Ok(Waited::TimedOut) => Err(format!(
+            "setup `{command}` did not finish within {timeout} s (setup_timeout_seconds)"
+        )),
+        Err(err) => Err(format!("setup `{command}`: {err}")),
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::child::{read_spec, say, wait_until, Waited};
+
 /// Output kept per command.
 pub const TAIL_BYTES: usize = 8 * 1024;
 
@@ -35,10 +37,7 @@ pub struct CommandOutcome {
 }
 
 pub fn run(spec: &Path) -> ExitCode {
-    let spec: VerifySpec = match std::fs::read(spec)
-        .map_err(|err| err.to_string())
-        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
-    {
+    let spec: VerifySpec = match read_spec(spec) {
         Ok(spec) => spec,
         Err(err) => {
             eprintln!("cannot read the verification spec: {err}");
@@ -81,12 +80,6 @@ pub fn run(spec: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = write!(out, "\x1b[36m▸ {line}\x1b[0m\r\n");
-    let _ = out.flush();
 }
 
 /// Runs `sh -c command` in its own process group with stdout and stderr merged into one pipe,
@@ -132,17 +125,10 @@ pub fn run_one(command: &str, dir: &Path, timeout: Duration) -> CommandOutcome {
         tail
     });
     let deadline = started + timeout;
-    let (exit_code, timed_out) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (status.code(), false),
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(child.id());
-                let _ = child.wait();
-                break (None, true);
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(_) => break (None, false),
-        }
+    let (exit_code, timed_out) = match wait_until(&mut child, deadline) {
+        Ok(Waited::Exited(status)) => (status.code(), false),
+        Ok(Waited::TimedOut) => (None, true),
+        Err(_) => (None, false),
     };
     // A background child holding the pipe open must not keep this waiting: the group is gone
     // after a timeout, and otherwise the command itself has ended.
@@ -153,17 +139,6 @@ pub fn run_one(command: &str, dir: &Path, timeout: Duration) -> CommandOutcome {
         duration_ms: started.elapsed().as_millis() as u64,
         output_tail: String::from_utf8_lossy(&tail).into_owned(),
         timed_out,
-    }
-}
-
-fn kill_group(pid: u32) {
-    // SAFETY: signalling the process group this module's child leads.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGTERM);
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
     }
 }
 
