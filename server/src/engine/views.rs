@@ -85,7 +85,8 @@ impl Engine {
                 }),
             )
         } else {
-            let live = Self::live_changes(state, &record.id);
+            // Borrowed: the status view is rebuilt often, and a change set can be long.
+            let live = state.live_workspaces.get(&record.id);
             (
                 Some(DepartmentFields {
                     report_status: record.report_status,
@@ -94,8 +95,8 @@ impl Engine {
                     auto_closed: record.auto_closed,
                     auto_close_reason: record.auto_close_reason.clone(),
                     workspace: Self::workspace_view(record),
-                    changes: live.as_ref().map(|l| l.counts),
-                    warnings: live.map(|l| l.warnings).unwrap_or_default(),
+                    changes: live.map(|l| l.counts),
+                    warnings: live.map(|l| l.warnings.clone()).unwrap_or_default(),
                 }),
                 None,
             )

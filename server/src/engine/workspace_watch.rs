@@ -87,20 +87,12 @@ impl Engine {
         else {
             return;
         };
-        // Git caught mid-write (the agent committing) fails a read now and then: again, briefly.
-        let mut attempt = 0;
-        let report = loop {
-            match index.base_report_with_untracked(&base) {
-                Ok(report) => break report,
-                Err(err) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!("workspace {id}: {err}; trying again");
-                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
-                }
-                Err(err) => {
-                    tracing::warn!("workspace {id}: {err}");
-                    return;
-                }
+        // (The index tries again itself when it catches Git mid-write.)
+        let report = match index.base_report_with_untracked(&base) {
+            Ok(report) => report,
+            Err(err) => {
+                tracing::warn!("workspace {id}: {err}");
+                return;
             }
         };
         let mut owners: BTreeMap<String, Option<String>> = report
@@ -247,10 +239,5 @@ impl Engine {
                 self.type_notice(process, &agent, &line);
             }
         }
-    }
-
-    /// The live change set of a session, when it is a running worktree.
-    pub(super) fn live_changes(state: &State, id: &str) -> Option<LiveChanges> {
-        state.live_workspaces.get(id).cloned()
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use app::api::{GovernanceReport, ReportSource};
 use git2::{Oid, Repository};
 
-use super::{apply_pending, now_millis, release_transient_memory, ChangeIndex};
+use super::{apply_pending, now_millis, release_transient_memory, with_retries, ChangeIndex};
 use crate::report::git::{against_base_among, base_tree, tree_sides};
 use crate::report::{changed_paths, portability, route, Mode, ReportError};
 use crate::sync::LockOrRecover;
@@ -31,13 +31,13 @@ impl ChangeIndex {
     /// The report against `base` (a commit, tag or tree), with every event so far applied.
     /// Tracked files only, as `report --base` shows.
     pub fn base_report(&self, base: &str) -> Result<GovernanceReport, ReportError> {
-        self.base_report_of(base, false)
+        with_retries(|| self.base_report_of(base, false))
     }
 
     /// The same with untracked files counted as changes: what a department's worktree holds
     /// against its base commit, new files included.
     pub fn base_report_with_untracked(&self, base: &str) -> Result<GovernanceReport, ReportError> {
-        self.base_report_of(base, true)
+        with_retries(|| self.base_report_of(base, true))
     }
 
     /// Every path that may differ from `base` (on either side of a change, untracked files
