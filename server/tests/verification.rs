@@ -5,22 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{all_results, wait_for, TestServer};
+use common::{all_results, git, wait_for, TestServer};
 use serde_json::{json, Value};
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// A repository whose `code` department owns `*.txt` and verifies with `verify`.
 fn server_with(verify: &str, timeout: u64) -> (TestServer, tempfile::TempDir) {

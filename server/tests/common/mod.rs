@@ -263,6 +263,23 @@ pub fn all_results(inbox: &serde_json::Value) -> Vec<serde_json::Value> {
     [list("unread_results"), list("read_results")].concat()
 }
 
+/// Runs `git` in `repo` (with a committer identity) and returns its trimmed output; fails the
+/// test with Git's message when it fails.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 /// Polls `probe` until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + timeout;
