@@ -207,12 +207,13 @@ pub struct ServeArgs {
     pub dispatch: DispatchMode,
     /// Where department sessions work: `worktree` gives each one a Git worktree of its own
     /// (under the state directory, on a branch `governance/<zhongshu>/<department>`), `shared`
-    /// runs every session in the repository itself.
+    /// runs every session in the repository itself. A repository with no commit yet has no
+    /// base for worktrees: its departments work in it, and the status payload says why.
     #[arg(
         long,
         env = "CODEX_GOVERNANCE_WORKSPACE",
         value_enum,
-        default_value = "shared"
+        default_value = "worktree"
     )]
     pub workspace: WorkspaceChoice,
 }

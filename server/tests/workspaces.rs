@@ -281,18 +281,60 @@ fn a_failing_setup_never_starts_the_agent_and_frees_the_slot() {
 }
 
 #[test]
-fn a_repository_without_a_commit_cannot_dispatch_worktrees() {
-    let server = TestServer::start_with(&["--workspace", "worktree"], &[]);
+fn worktrees_are_the_default_and_a_repository_without_a_commit_falls_back_to_shared() {
+    // No `--workspace`: worktree mode is the default.
+    let server = TestServer::start_with(&["--max-departments", "3"], &[]);
+    let status = server.get_ok("/api/status");
+    assert_eq!(status["workspace"]["mode"], "worktree", "{status}");
+    let warning = status["workspace"]["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("no commit yet"), "{status}");
+
+    // A plan started before the first commit runs its departments in the repository, saying why.
     let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "t"}));
-    let zid = started["session"]["id"].as_str().unwrap();
-    let response = server.post_json(
+    let zid = started["session"]["id"].as_str().unwrap().to_string();
+    let before = server.post_ok(
         "/api/start_department",
-        &json!({"parent_session_id": zid, "department": "lingyubu", "task": "x"}).to_string(),
+        json!({"parent_session_id": zid, "department": "lingyubu", "task": "x"}),
     );
-    let error = response.assert_failure(409);
+    let workspace = &before["session"]["workspace"];
+    assert_eq!(workspace["mode"], "shared", "{before}");
+    assert_eq!(workspace["status"], "ready", "{before}");
     assert!(
-        error.contains("no commit yet") && error.contains("--workspace shared"),
-        "{error}"
+        workspace["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("without a base commit")),
+        "{before}"
+    );
+
+    // The first commit: the warning goes (the periodic check sees it), and a new plan gets
+    // worktrees while the old one keeps the mode it started with.
+    let dir = server.repo_path();
+    std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+    git(dir, &["add", "a.txt"]);
+    git(dir, &["commit", "-q", "-m", "first"]);
+    wait_for(Duration::from_secs(5), "the fallback warning to go", || {
+        server.get_ok("/api/status")["workspace"]
+            .get("warning")
+            .is_none()
+            .then_some(())
+    });
+    let old_plan = server.post_ok(
+        "/api/start_department",
+        json!({"parent_session_id": zid, "department": "gongchengbu", "task": "x"}),
+    );
+    assert_eq!(
+        old_plan["session"]["workspace"]["mode"], "shared",
+        "{old_plan}"
+    );
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "t2"}));
+    let new_zid = started["session"]["id"].as_str().unwrap();
+    let new_plan = server.post_ok(
+        "/api/start_department",
+        json!({"parent_session_id": new_zid, "department": "lingyubu", "task": "x"}),
+    );
+    assert_eq!(
+        new_plan["session"]["workspace"]["mode"], "worktree",
+        "{new_plan}"
     );
 }
 

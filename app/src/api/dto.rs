@@ -4,7 +4,7 @@
 use serde::{ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer};
 
 use super::states::*;
-use super::workspaces::{ChangeCounts, Workspace, WorkspaceWarning};
+use super::workspaces::{ChangeCounts, Workspace, WorkspaceSetting, WorkspaceWarning};
 
 /// Version of the JSON API; bumped when a payload changes incompatibly.
 pub const API_VERSION: u32 = 9;
@@ -213,6 +213,8 @@ pub struct StatusPayload {
     /// How the server keeps the worktree report current: `events` or `polling`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_watch: Option<ReportWatch>,
+    /// Where department sessions work, and a warning when worktrees cannot be made.
+    pub workspace: WorkspaceSetting,
     pub browser_terminals: Vec<BrowserTerminal>,
     pub queue: Vec<QueuedAssignment>,
     pub department_queue: Vec<QueuedAssignment>,

@@ -27,9 +27,21 @@ pub struct Workspace {
     /// The worktree's HEAD commit, as last seen.
     pub head_commit: Option<String>,
     pub status: WorkspaceStatus,
-    /// Why preparing the workspace failed.
+    /// Why preparing the workspace failed, or why a worktree-mode server runs this department
+    /// in the repository itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The server's workspace mode (`workspace` in the status payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceSetting {
+    /// The mode asked for (`--workspace`, default `worktree`).
+    pub mode: WorkspaceMode,
+    /// Set when new departments work in the repository itself although `worktree` was asked
+    /// for, and why (a repository with no commit yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// How much a workspace changed against its base (committed and uncommitted together).

@@ -83,13 +83,14 @@ impl Engine {
     }
 
     /// One round of housekeeping: collect mailboxes, decide fallbacks, pump the queue, flush
-    /// notifications.
+    /// notifications, see whether worktrees can be made.
     pub fn tick(&self) {
         self.collect_all_mailboxes();
         self.close_overdue_departments();
         self.apply_fallbacks();
         self.pump_queue();
         self.flush_notices(false);
+        self.refresh_worktree_fallback();
     }
 
     fn watch_mailboxes(&self) -> notify::Result<notify::RecommendedWatcher> {

@@ -127,6 +127,7 @@ impl Engine {
             waiting_files: HashMap::new(),
             terminals,
             next_seq,
+            worktree_fallback: None,
         };
         state.store.write(|w| {
             for s in &interrupted {

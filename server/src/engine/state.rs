@@ -48,6 +48,8 @@ pub(super) struct State {
     pub(super) waiting_files: HashMap<PathBuf, Instant>,
     pub(super) terminals: Vec<TerminalEntry>,
     pub(super) next_seq: i64,
+    /// Why worktree mode runs new departments in the repository itself (see `workspaces.rs`).
+    pub(super) worktree_fallback: Option<String>,
 }
 
 impl State {

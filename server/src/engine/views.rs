@@ -208,6 +208,10 @@ impl Engine {
             },
             dispatch: config.dispatch.as_str().into(),
             report_watch: self.shared.index.get().map(|index| index.mode()),
+            workspace: WorkspaceSetting {
+                mode: config.workspace,
+                warning: state.worktree_fallback.clone(),
+            },
             browser_terminals: state.terminals.iter().map(|t| t.record.clone()).collect(),
             department_queue: queue.clone(),
             queue,

@@ -21,6 +21,14 @@ pub(super) struct PlannedWorkspace {
     pub dir: PathBuf,
 }
 
+/// The warning a worktree-mode server gives when it runs departments in the repository instead.
+fn fallback_reason(err: &CreateError) -> String {
+    match err {
+        CreateError::NoCommit => "the repository has no commit yet, so departments work in the repository itself (commit once to give each department a worktree of its own)".into(),
+        other => format!("departments work in the repository itself: no worktree can be made ({other})"),
+    }
+}
+
 fn create_error(err: CreateError) -> ApiError {
     match err {
         CreateError::NoCommit | CreateError::NotARepository(_) => {
@@ -32,7 +40,8 @@ fn create_error(err: CreateError) -> ApiError {
 
 impl Engine {
     /// The commit and branch a new Zhongshu's worktrees will start from (worktree mode; none
-    /// while the repository has no commit: dispatch then says so).
+    /// while the repository cannot give worktrees one: its plan's departments then work in the
+    /// repository itself, see [`Engine::worktree_fallback`]).
     pub(super) fn plan_base(&self) -> (Option<String>, Option<String>) {
         if self.shared.config.workspace != WorkspaceMode::Worktree {
             return (None, None);
@@ -40,6 +49,48 @@ impl Engine {
         match current_base(&self.shared.config.repo) {
             Ok(base) => (Some(base.commit), base.branch),
             Err(_) => (None, None),
+        }
+    }
+
+    /// Why worktree mode falls back to the shared repository right now (no commit yet, no
+    /// working tree), or `None` when worktrees can be made (or `shared` was asked for).
+    pub(super) fn worktree_fallback(&self) -> Option<String> {
+        if self.shared.config.workspace != WorkspaceMode::Worktree {
+            return None;
+        }
+        match current_base(&self.shared.config.repo) {
+            Ok(_) => None,
+            Err(err) => Some(fallback_reason(&err)),
+        }
+    }
+
+    /// Keeps the status payload's fallback warning current (the user may commit, or empty the
+    /// repository, while the server runs); the state changes only when the answer does.
+    pub(super) fn refresh_worktree_fallback(&self) {
+        let fallback = self.worktree_fallback();
+        let mut state = self.lock();
+        if state.worktree_fallback != fallback {
+            if let Some(reason) = &fallback {
+                tracing::warn!("worktree workspaces unavailable: {reason}");
+            }
+            state.worktree_fallback = fallback;
+        }
+    }
+
+    /// A department session working in the repository itself.
+    fn shared_workspace(&self, reason: Option<String>) -> PlannedWorkspace {
+        let repo = &self.shared.config.repo;
+        PlannedWorkspace {
+            record: WorkspaceRecord {
+                mode: WorkspaceMode::Shared,
+                path: repo.display().to_string(),
+                branch: None,
+                base_commit: None,
+                head_commit: None,
+                status: WorkspaceStatus::Ready,
+                reason,
+            },
+            dir: repo.clone(),
         }
     }
 
@@ -55,23 +106,24 @@ impl Engine {
     ) -> ApiResult<PlannedWorkspace> {
         let repo = &self.shared.config.repo;
         if self.shared.config.workspace == WorkspaceMode::Shared {
-            return Ok(PlannedWorkspace {
-                record: WorkspaceRecord {
-                    mode: WorkspaceMode::Shared,
-                    path: repo.display().to_string(),
-                    branch: None,
-                    base_commit: None,
-                    head_commit: None,
-                    status: WorkspaceStatus::Ready,
-                    reason: None,
-                },
-                dir: repo.clone(),
-            });
+            return Ok(self.shared_workspace(None));
         }
         let parent_record = parent.and_then(|p| state.session(p));
-        let base_commit = match parent_record.and_then(|p| p.base_commit.clone()) {
-            Some(commit) => commit,
-            None => current_base(repo).map_err(create_error)?.commit,
+        // A plan keeps the mode it started with: a Zhongshu that recorded no base commit (the
+        // repository had none) runs its departments in the repository, even if one was made since.
+        let base_commit = match parent_record.map(|p| p.base_commit.clone()) {
+            Some(Some(commit)) => commit,
+            Some(None) => {
+                let reason = "this plan started without a base commit (the repository had none, or the server ran with --workspace shared), so its departments work in the repository itself";
+                return Ok(self.shared_workspace(Some(reason.into())));
+            }
+            None => match current_base(repo) {
+                Ok(base) => base.commit,
+                Err(err @ (CreateError::NoCommit | CreateError::NotARepository(_))) => {
+                    return Ok(self.shared_workspace(Some(fallback_reason(&err))));
+                }
+                Err(err) => return Err(create_error(err)),
+            },
         };
         let zhongshu = parent.unwrap_or(id);
         // Branches promised to sessions whose terminals may not have created them yet.

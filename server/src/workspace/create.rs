@@ -206,4 +206,35 @@ mod tests {
         let base = current_base(dir).unwrap();
         assert_eq!(base.branch, None);
     }
+
+    #[test]
+    fn a_shallow_clone_makes_worktrees_and_a_bare_repository_is_refused() {
+        let origin = tempfile::tempdir().unwrap();
+        let dir = origin.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        for n in 0..3 {
+            std::fs::write(dir.join("a.txt"), format!("{n}\n")).unwrap();
+            git(dir, &["add", "-A"]);
+            git(dir, &["commit", "-q", "-m", "c"]);
+        }
+        let place = tempfile::tempdir().unwrap();
+        let shallow = place.path().join("shallow");
+        let url = format!("file://{}", dir.display());
+        git(
+            place.path(),
+            &["clone", "-q", "--depth", "1", &url, "shallow"],
+        );
+        assert!(shallow.join(".git/shallow").exists());
+        let base = current_base(&shallow).unwrap();
+        let branch = free_branch_name(&shallow, "zhongshu-1", "docs", &[]).unwrap();
+        let path = place.path().join("ws");
+        create_worktree(&shallow, "ws", &path, &branch, &base.commit).unwrap();
+        assert_eq!(std::fs::read_to_string(path.join("a.txt")).unwrap(), "2\n");
+
+        git(place.path(), &["clone", "-q", "--bare", &url, "bare.git"]);
+        assert!(matches!(
+            current_base(&place.path().join("bare.git")),
+            Err(CreateError::NotARepository(_))
+        ));
+    }
 }
