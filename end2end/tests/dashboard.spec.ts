@@ -24,6 +24,11 @@ test("dashboard hydrates and shows the launcher status from /api/status", async 
   await expect(page.getByTestId("project-name")).toHaveText(payload.project_name);
   await expect(page.getByTestId("department-list")).toContainText("menxia");
   await expect(page.getByTestId("report-summary")).toContainText("mode worktree");
+  // The fixture repository has no commit yet: worktrees (the default) fall back, and say so.
+  await expect(page.getByTestId("workspace-mode")).toHaveText("a Git worktree per department");
+  expect(payload.workspace.mode).toBe("worktree");
+  await expect(page.getByTestId("workspace-warning")).toHaveText(payload.workspace.warning);
+  await expect(page.getByTestId("workspace-warning")).toContainText("no commit yet");
 
   await page.screenshot({ path: testInfo.outputPath("dashboard.png"), fullPage: true });
   expect(errors).toEqual([]);

@@ -51,7 +51,7 @@ async function startLauncher(): Promise<{ launcher: Launcher; trigger: string }>
   fs.writeFileSync(script, agent(trigger));
   await launcher.start(repo, [
     "--state-dir", state,
-    "--workspace", "worktree",
+    // No --workspace: worktrees are the default.
     "--agent", "custom",
     "--agent-command", `sh ${script}`,
     // The department reports at once; it must stay running for the comment.

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::WorkspaceMode;
 use crate::i18n::use_lang;
 
 use super::push::use_push;
@@ -60,6 +61,13 @@ fn StatusFacts(payload: StatusView) -> impl IntoView {
             <dd data-testid="agent-name">{payload.agent.name} " (" {agent_state} ")"</dd>
             <dt>{lang.tr("Dispatch", "派发方式")}</dt>
             <dd>{payload.dispatch}</dd>
+            <dt>{lang.tr("Workspaces", "工作区")}</dt>
+            <dd data-testid="workspace-mode">
+                {match payload.workspace.mode {
+                    WorkspaceMode::Worktree => lang.tr("a Git worktree per department", "每个部门一个 Git 工作树"),
+                    WorkspaceMode::Shared => lang.tr("shared repository", "共享仓库"),
+                }}
+            </dd>
             <dt>{lang.tr("Models", "模型")}</dt>
             <dd>{payload.model_choices.join(", ")}</dd>
             <dt>{lang.tr("Departments running", "运行中的部门")}</dt>
@@ -73,6 +81,9 @@ fn StatusFacts(payload: StatusView) -> impl IntoView {
             <dt>{lang.tr("API version", "API 版本")}</dt>
             <dd>{payload.api_version}</dd>
         </dl>
+        {payload.workspace.warning.map(|warning| view! {
+            <p class="warn-box" role="status" data-testid="workspace-warning">{warning}</p>
+        })}
         <ul class="departments" data-testid="department-list">
             {payload.departments.into_iter().map(|d| view! {
                 <li><strong>{d.title}</strong> " " <code>{d.key}</code> " — " {d.duty}</li>

@@ -17,7 +17,7 @@ use crate::api::{
     AgentState, ApiError, Assignment, AssignmentInput, ChangeCounts, DepartmentDiffResponse,
     DepartmentInfo, Heartbeat, MergeStrategy, OwnershipWarning, PlanStatus, RejectedReport,
     ReportResponse, ReportStatus, ResultSource, SessionStatus, TerminalStatus, VerificationStatus,
-    WorkspaceMode, WorkspaceStatus, WorkspaceWarning,
+    WorkspaceMode, WorkspaceSetting, WorkspaceStatus, WorkspaceWarning,
 };
 
 /// A list entry the dashboard only counts: parsed as `{}` (its fields skipped).
@@ -46,6 +46,7 @@ pub struct StatusView {
     pub zhongshu_model: String,
     pub agent: AgentView,
     pub dispatch: String,
+    pub workspace: WorkspaceSetting,
     pub queue: Vec<Item>,
     pub sessions: Vec<PaneSession>,
 }

@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
 use super::xterm::{new_fit_addon, FitAddon, XTerm};
-use crate::api::{ControlHolder, ServerEvent};
+use crate::api::ControlHolder;
 
 /// A live terminal; dropping it closes the socket and disposes xterm.
 pub struct LiveTerminal {
@@ -72,6 +72,50 @@ fn follow_pty_size(term: &XTerm, host: &HtmlElement, cols: u16, rows: u16) {
     if size < FONT_SIZE {
         let _ = js_sys::Reflect::set(&options, &"fontSize".into(), &size.into());
     }
+}
+
+/// What this client reads of the server's JSON frames (`crate::api::ServerEvent`; `title` and
+/// the ids are not shown).
+enum Frame {
+    Exit { code: Option<i32> },
+    Skipped { bytes: u64 },
+    Hello { read_only: bool, cols: u16, rows: u16 },
+    Resize { cols: u16, rows: u16 },
+    Control { holder: ControlHolder },
+}
+
+/// Reads a JSON frame with the browser's own parser: a serde deserializer for the tagged enum
+/// cost the wasm several kilobytes. Unknown or malformed frames are `None` (ignored).
+fn read_frame(text: &str) -> Option<Frame> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    let field = |name: &str| js_sys::Reflect::get(&value, &name.into()).ok();
+    let number = |name: &str| field(name)?.as_f64();
+    let cells = |name: &str| number(name).map(|n| n as u16);
+    Some(match field("type")?.as_string()?.as_str() {
+        "exit" => Frame::Exit {
+            code: number("code").map(|c| c as i32),
+        },
+        "skipped" => Frame::Skipped {
+            bytes: number("bytes")? as u64,
+        },
+        "hello" => Frame::Hello {
+            read_only: field("read_only")?.as_bool()?,
+            cols: cells("cols")?,
+            rows: cells("rows")?,
+        },
+        "resize" => Frame::Resize {
+            cols: cells("cols")?,
+            rows: cells("rows")?,
+        },
+        "control" => Frame::Control {
+            holder: match field("holder")?.as_string()?.as_str() {
+                "you" => ControlHolder::You,
+                "other" => ControlHolder::Other,
+                _ => ControlHolder::None,
+            },
+        },
+        _ => return None,
+    })
 }
 
 fn send_json(socket: &WebSocket, value: &str) {
@@ -151,11 +195,11 @@ pub fn attach(
             let Some(text) = data.as_string() else {
                 return;
             };
-            let Ok(event) = serde_json::from_slice::<ServerEvent>(text.as_bytes()) else {
+            let Some(event) = read_frame(&text) else {
                 return;
             };
             match event {
-                ServerEvent::Exit { code } => {
+                Frame::Exit { code } => {
                     let code = code.map_or("?".to_string(), |c| c.to_string());
                     let note = lang.tr(
                         format!("process exited with code {code}"),
@@ -163,18 +207,17 @@ pub fn attach(
                     );
                     term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                 }
-                ServerEvent::Skipped { bytes } => {
+                Frame::Skipped { bytes } => {
                     let note = lang.tr(
                         format!("{bytes} bytes skipped"),
                         format!("跳过了 {bytes} 字节"),
                     );
                     term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                 }
-                ServerEvent::Hello {
+                Frame::Hello {
                     read_only,
                     cols,
                     rows,
-                    ..
                 } => {
                     pty_size.set(Some((cols, rows)));
                     following.set(read_only);
@@ -182,13 +225,13 @@ pub fn attach(
                         follow_pty_size(&term, &host, cols, rows);
                     }
                 }
-                ServerEvent::Resize { cols, rows } => {
+                Frame::Resize { cols, rows } => {
                     pty_size.set(Some((cols, rows)));
                     if following.get() {
                         follow_pty_size(&term, &host, cols, rows);
                     }
                 }
-                ServerEvent::Control { holder } => {
+                Frame::Control { holder } => {
                     let was_following = following.get();
                     following.set(holder != ControlHolder::You);
                     if holder == ControlHolder::You {
@@ -210,7 +253,6 @@ pub fn attach(
                         on_control(holder);
                     }
                 }
-                ServerEvent::Title { .. } => {}
             }
         })
     };
