@@ -87,9 +87,8 @@ struct Shared {
     status_cache: status_cache::StatusCache,
     events: broadcast::Sender<EngineEvent>,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
-    /// Change indexes of running worktrees, with their base commits.
-    workspace_indexes:
-        Mutex<std::collections::HashMap<String, (crate::report::index::ChangeIndex, String)>>,
+    /// Running worktrees' change indexes, base commits and kept repositories, by session id.
+    workspace_indexes: Mutex<std::collections::HashMap<String, workspace_watch::LiveWorktree>>,
     /// The repository's live change index (worktree reports), once started.
     index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
 }

@@ -13,6 +13,16 @@ use super::state::LiveChanges;
 use super::{text, Engine, State};
 use crate::report::index::ChangeIndex;
 use crate::sync::LockOrRecover;
+use crate::workspace::diff::KeptRepository;
+
+/// What the engine keeps of a running worktree: its change index, its base commit, and its
+/// repository kept open for diffs.
+#[derive(Clone)]
+pub(super) struct LiveWorktree {
+    pub index: ChangeIndex,
+    pub base: String,
+    pub repo: std::sync::Arc<KeptRepository>,
+}
 
 impl Engine {
     /// Starts watching a worktree that became ready (its first scan runs on a thread of its own:
@@ -32,11 +42,16 @@ impl Engine {
                 });
                 match ChangeIndex::start(&path, None, engine.shared.governance.clone(), on_change) {
                     Ok(index) => {
+                        let live = LiveWorktree {
+                            index,
+                            base: base_commit,
+                            repo: std::sync::Arc::new(KeptRepository::new(&path)),
+                        };
                         engine
                             .shared
                             .workspace_indexes
                             .lock_or_recover()
-                            .insert(id.clone(), (index, base_commit));
+                            .insert(id.clone(), live);
                         // A session that ended while its first scan ran was not there to be
                         // untracked: stop its index now. (One that ends after this check finds
                         // it in the map.)
@@ -62,8 +77,8 @@ impl Engine {
     /// dropped its change set with the session's end).
     pub(super) fn untrack_workspace(&self, id: &str) {
         let removed = self.shared.workspace_indexes.lock_or_recover().remove(id);
-        if let Some((index, _)) = removed {
-            index.stop();
+        if let Some(live) = removed {
+            live.index.stop();
             self.emit("workspaces", Some(id));
         }
     }
@@ -78,7 +93,7 @@ impl Engine {
 
     /// Recomputes a worktree's change set and everyone's warnings after its files changed.
     pub(super) fn refresh_workspace(&self, id: &str) {
-        let Some((index, base)) = self
+        let Some(LiveWorktree { index, base, .. }) = self
             .shared
             .workspace_indexes
             .lock_or_recover()

@@ -360,18 +360,20 @@ impl Engine {
         }
         let own =
             crate::report::own_prefix(&self.shared.config.repo, Some(&self.shared.paths.root));
-        // A running worktree's change index knows which paths can differ: only those are asked.
+        // A running worktree's change index knows which paths can differ: only those are asked,
+        // of its repository kept open.
         let live = self
             .shared
             .workspace_indexes
             .lock_or_recover()
             .get(id)
-            .map(|(index, _)| index.clone());
-        let candidates = live.and_then(|index| index.base_candidates(&base).ok().flatten());
+            .cloned();
+        let candidates = live.and_then(|live| {
+            let paths = live.index.base_candidates(&base).ok().flatten()?;
+            Some((live.repo, paths))
+        });
         let files = match candidates {
-            Some(paths) => {
-                crate::workspace::diff::department_diff_among(path, &base, own.as_deref(), &paths)
-            }
+            Some((repo, paths)) => repo.diff_among(&base, own.as_deref(), &paths),
             None => crate::workspace::diff::department_diff(path, &base, own.as_deref()),
         }
         .map_err(|err| internal(err.into()))?;
