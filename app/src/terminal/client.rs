@@ -77,11 +77,24 @@ fn follow_pty_size(term: &XTerm, host: &HtmlElement, cols: u16, rows: u16) {
 /// What this client reads of the server's JSON frames (`crate::api::ServerEvent`; `title` and
 /// the ids are not shown).
 enum Frame {
-    Exit { code: Option<i32> },
-    Skipped { bytes: u64 },
-    Hello { read_only: bool, cols: u16, rows: u16 },
-    Resize { cols: u16, rows: u16 },
-    Control { holder: ControlHolder },
+    Exit {
+        code: Option<i32>,
+    },
+    Skipped {
+        bytes: u64,
+    },
+    Hello {
+        read_only: bool,
+        cols: u16,
+        rows: u16,
+    },
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    Control {
+        holder: ControlHolder,
+    },
 }
 
 /// Reads a JSON frame with the browser's own parser: a serde deserializer for the tagged enum
