@@ -246,6 +246,91 @@ async fn output_is_byte_exact_and_replayed_after_reconnect() {
     assert!(replayed == payload, "replay after reconnect differs");
 }
 
+/// Reads a whole stream until its exit: the JSON events in order (binary frames are counted into
+/// the output, acknowledged, and marked in the event list as `{"type":"output","bytes":N}`).
+async fn read_stream(socket: &mut Socket) -> (Vec<Value>, Vec<u8>) {
+    let (mut events, mut bytes) = (Vec::new(), Vec::new());
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("the stream goes on");
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                bytes.extend_from_slice(&data);
+                events.push(json!({"type": "output", "bytes": data.len()}));
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                let exit = event["type"] == "exit";
+                events.push(event);
+                if exit {
+                    return (events, bytes);
+                }
+            }
+            Some(Ok(_)) => {}
+            end => panic!("stream ended before its exit event: {end:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
+    let server = TestServer::start_with(&["--scrollback-kib", "64"], &[]);
+    // 120,000 bytes of numbered words: more than the 64 KiB kept.
+    let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '";
+    let terminal = start_shell(&server, json!(["-c", script]));
+    wait_until_exited(&server);
+    let payload: Vec<u8> = (1..=20000).flat_map(|i| format!("{i:05} ").into_bytes()).collect();
+    let (id, token) = terminal_parts(&terminal);
+    let view = |since: &str| format!("/ws/terminal/{id}?token={token}{since}");
+
+    // Without `since`: what is retained, and `hello` says where it starts.
+    let mut all = connect(&server, &view(""), &[]).await.unwrap();
+    let (events, bytes) = read_stream(&mut all).await;
+    assert_eq!(events[0]["type"], "hello");
+    let first = events[0]["offset"].as_u64().unwrap();
+    assert_eq!(first as usize + bytes.len(), payload.len());
+    assert!(bytes == payload[first as usize..], "retained bytes differ");
+
+    // Resuming after a byte still retained: exactly the rest, no gap, no repeat.
+    let resume = payload.len() as u64 - 1000;
+    let mut rest = connect(&server, &view(&format!("&since={resume}")), &[])
+        .await
+        .unwrap();
+    let (events, bytes) = read_stream(&mut rest).await;
+    assert_eq!(events[0]["offset"], resume, "{:?}", events[0]);
+    assert_eq!(events[1]["type"], "output", "no skip: {events:?}");
+    assert!(bytes == payload[resume as usize..]);
+
+    // Asking for bytes no longer kept: `skipped` says how many, and where the stream goes on.
+    let mut early = connect(&server, &view("&since=10"), &[]).await.unwrap();
+    let (events, bytes) = read_stream(&mut early).await;
+    assert_eq!(events[0]["offset"], first);
+    assert_eq!(events[1], json!({"type": "skipped", "bytes": first - 10, "offset": first}));
+    assert!(bytes == payload[first as usize..]);
+
+    // At the end: nothing but the exit.
+    let end = payload.len();
+    let mut done = connect(&server, &view(&format!("&since={end}")), &[])
+        .await
+        .unwrap();
+    let (events, bytes) = read_stream(&mut done).await;
+    assert!(bytes.is_empty(), "{events:?}");
+
+    // A malformed offset is refused before the upgrade, in the failure shape.
+    match connect(&server, &view("&since=-1"), &[]).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("\"ok\":false") && body.contains("since"), "{body}");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
 /// Regression: the server used to drop a finished stream with the viewer's acks unread, so the
 /// kernel reset the connection and the viewer lost output it had not read yet (and the exit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,15 +74,20 @@ pub enum ClientControl {
 pub enum ServerEvent {
     /// The process ended; no more output will come.
     Exit { code: Option<i32> },
-    /// This viewer fell behind the retained output and missed some bytes.
-    Skipped { bytes: u64 },
-    /// Describes the terminal once, before any output: its size is the PTY's, in cells.
+    /// This viewer missed `bytes` bytes of output (it fell behind the retained output, or asked
+    /// for bytes no longer kept); the next output byte has the stream offset `offset`.
+    Skipped { bytes: u64, offset: u64 },
+    /// Describes the terminal once, before any output: its size is the PTY's, in cells, and
+    /// `offset` is the stream offset of the first output byte that follows (every byte a
+    /// terminal ever printed has one, from 0; a viewer that reconnects with `?since=N` resumes
+    /// after byte N).
     Hello {
         id: String,
         title: String,
         read_only: bool,
         cols: u16,
         rows: u16,
+        offset: u64,
     },
     /// The PTY's size changed; a viewer that does not control it adopts this size.
     Resize { cols: u16, rows: u16 },

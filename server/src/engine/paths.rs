@@ -152,6 +152,30 @@ impl StatePaths {
 
     /// The last `max` bytes of a regular file inside the state directory (a transcript), with
     /// the same guarantees as [`StatePaths::read_capped`].
+    /// A transcript's bytes from stream offset `since` to its end (a transcript holds every
+    /// byte its terminal printed, so file offsets are stream offsets), or its last `max` bytes
+    /// without `since`; never more than `max` bytes: the oldest are left out. Returns the offset
+    /// of the first byte read (later than `since` when bytes were left out; the end when `since`
+    /// is past it).
+    pub fn read_transcript(
+        &self,
+        path: &Path,
+        since: Option<u64>,
+        max: u64,
+    ) -> Result<(u64, Vec<u8>)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.open_regular(path)?;
+        let len = file.metadata()?.len();
+        let start = since
+            .unwrap_or(0)
+            .max(len.saturating_sub(max))
+            .min(len);
+        file.seek(SeekFrom::Start(start))?;
+        let mut bytes = Vec::new();
+        file.take(len - start).read_to_end(&mut bytes)?;
+        Ok((start, bytes))
+    }
+
     pub fn read_tail(&self, path: &Path, max: u64) -> Result<Vec<u8>> {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = self.open_regular(path)?;
@@ -274,6 +298,17 @@ mod tests {
         std::fs::write(&log, b"0123456789").unwrap();
         assert_eq!(paths.read_tail(&log, 4).unwrap(), b"6789");
         assert_eq!(paths.read_tail(&log, 100).unwrap(), b"0123456789");
+        assert_eq!(
+            paths.read_transcript(&log, Some(3), 100).unwrap(),
+            (3, b"3456789".to_vec())
+        );
+        // Bytes beyond `max` are left out from the oldest; `since` past the end reads nothing.
+        assert_eq!(
+            paths.read_transcript(&log, Some(1), 4).unwrap(),
+            (6, b"6789".to_vec())
+        );
+        assert_eq!(paths.read_transcript(&log, None, 3).unwrap(), (7, b"789".to_vec()));
+        assert_eq!(paths.read_transcript(&log, Some(99), 4).unwrap(), (10, Vec::new()));
         // A FIFO would block a plain open forever.
         let fifo = paths.logs.join("fifo.log");
         let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();

@@ -3,6 +3,10 @@
 //!
 //! Protocol (also in README): server → client binary frames carry raw PTY bytes (the retained
 //! tail first, then live output); text frames carry JSON events `hello`, `skipped`, `exit`.
+//! Every byte a terminal prints has a stream offset, from 0. `?since=N` starts the stream after
+//! byte N when that is still retained (else a `skipped` frame says how much is missing);
+//! `hello.offset` is the offset of the first byte that follows and `skipped.offset` the offset
+//! of the next byte, so a viewer always knows where it is and can resume after a reconnect.
 //! Client → server binary frames carry input (ignored for read-only terminals); text frames carry
 //! `{"type":"resize","cols":C,"rows":R}` and `{"type":"ack","bytes":N}`. The server keeps at most
 //! [`HIGH_WATERMARK`] unacknowledged bytes in flight per viewer, so a slow viewer never holds
@@ -15,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use app::api::{ClientControl, ControlHolder, ServerEvent};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -38,6 +42,14 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
+}
+
+/// A viewer's query: its token, and where in the output stream to start.
+#[derive(Debug, Deserialize)]
+struct ViewerQuery {
+    token: Option<String>,
+    /// Resume after this many bytes of output (the offset of the next byte wanted).
+    since: Option<u64>,
 }
 
 fn refusal(reason: ViewerRefusal) -> Response {
@@ -77,18 +89,26 @@ pub async fn page_guard(State(engine): State<Engine>, request: Request, next: Ne
 pub async fn upgrade(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Ok(query) = serde_urlencoded::from_str::<ViewerQuery>(query.as_deref().unwrap_or(""))
+    else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "since must be a byte offset (a whole number of bytes, 0 or more)",
+        );
+    };
     // Authenticate before upgrading: a refused viewer never gets a 101.
     let viewer = match admit(engine, id, query.token).await {
         Ok(viewer) => viewer,
         Err(reason) => return refusal(reason),
     };
+    let since = query.since;
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
-            if let Err(err) = serve_viewer(socket, viewer).await {
+            if let Err(err) = serve_viewer(socket, viewer, since).await {
                 tracing::debug!(%err, "terminal viewer ended");
             }
         })
@@ -103,25 +123,33 @@ async fn send_event(
     socket.send(Message::Text(text.into())).await
 }
 
-async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Error> {
+/// Where a viewer's stream starts: after byte `since` when asked (never past the end), else at
+/// the oldest byte retained; and how many bytes asked for are no longer there.
+fn stream_start(since: Option<u64>, retained_start: u64, end: u64) -> (u64, u64) {
+    match since {
+        Some(since) => {
+            let start = since.clamp(retained_start, end);
+            (start, start.saturating_sub(since))
+        }
+        None => (retained_start, 0),
+    }
+}
+
+async fn serve_viewer(
+    socket: WebSocket,
+    viewer: Viewer,
+    since: Option<u64>,
+) -> Result<(), axum::Error> {
     let (mut sink, mut incoming) = socket.split();
     let terminal = &viewer.terminal;
-    // An ended process's last size is not kept: the size it was started with is the best guess.
-    let (cols, rows) = match &viewer.source {
-        ViewSource::Live(process) => process.size(),
-        ViewSource::Ended { .. } => (crate::pty::DEFAULT_COLS, crate::pty::DEFAULT_ROWS),
+    let hello = |cols, rows, offset| ServerEvent::Hello {
+        id: terminal.id.clone(),
+        title: terminal.title.clone(),
+        read_only: terminal.read_only,
+        cols,
+        rows,
+        offset,
     };
-    send_event(
-        &mut sink,
-        &ServerEvent::Hello {
-            id: terminal.id.clone(),
-            title: terminal.title.clone(),
-            read_only: terminal.read_only,
-            cols,
-            rows,
-        },
-    )
-    .await?;
     let process = match viewer.source {
         ViewSource::Live(process) => process,
         ViewSource::Ended {
@@ -130,16 +158,29 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
             exit_code,
             tail_bytes,
         } => {
-            // Replay the end of the transcript of a finished process.
-            let tail =
-                tokio::task::spawn_blocking(move || paths.read_tail(&transcript, tail_bytes))
-                    .await
+            // Replay the transcript of a finished process (its end, or from `since`).
+            let (start, tail) = tokio::task::spawn_blocking(move || {
+                paths.read_transcript(&transcript, since, tail_bytes)
+            })
+            .await
+            .ok()
+            .and_then(|read| {
+                read.inspect_err(|err| tracing::warn!("transcript replay: {err:#}"))
                     .ok()
-                    .and_then(|read| {
-                        read.inspect_err(|err| tracing::warn!("transcript replay: {err:#}"))
-                            .ok()
-                    })
-                    .unwrap_or_default();
+            })
+            .unwrap_or((since.unwrap_or(0), Vec::new()));
+            // An ended process's last size is not kept: the size it was started with is the
+            // best guess.
+            let (cols, rows) = (crate::pty::DEFAULT_COLS, crate::pty::DEFAULT_ROWS);
+            send_event(&mut sink, &hello(cols, rows, start)).await?;
+            let missing = since.map_or(0, |since| start.saturating_sub(since));
+            if missing > 0 {
+                let skipped = ServerEvent::Skipped {
+                    bytes: missing,
+                    offset: start,
+                };
+                send_event(&mut sink, &skipped).await?;
+            }
             for chunk in tail.chunks(CHUNK) {
                 sink.send(Message::Binary(chunk.to_vec().into())).await?;
             }
@@ -147,6 +188,18 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
             return close_gracefully(&mut sink, &mut incoming).await;
         }
     };
+    let (cols, rows) = process.size();
+    let output = process.output();
+    let (retained_start, _) = output.read_from(0, 0);
+    let (start, missing) = stream_start(since, retained_start, output.end().max(retained_start));
+    send_event(&mut sink, &hello(cols, rows, start)).await?;
+    if missing > 0 {
+        let skipped = ServerEvent::Skipped {
+            bytes: missing,
+            offset: start,
+        };
+        send_event(&mut sink, &skipped).await?;
+    }
     let arbitrated = terminal.session_id.is_some();
     stream_live(
         &mut sink,
@@ -154,6 +207,7 @@ async fn serve_viewer(socket: WebSocket, viewer: Viewer) -> Result<(), axum::Err
         &process,
         terminal.read_only,
         arbitrated,
+        start,
     )
     .await
 }
@@ -211,6 +265,7 @@ async fn stream_live(
     process: &Arc<PtyProcess>,
     read_only: bool,
     arbitrated: bool,
+    start: u64,
 ) -> Result<(), axum::Error> {
     let me = NEXT_VIEWER.fetch_add(1, Ordering::Relaxed);
     let _guard = ControlGuard {
@@ -236,8 +291,8 @@ async fn stream_live(
     size.mark_unchanged();
     let mut title = process.title_watch();
     title.mark_unchanged();
-    // Start with everything still retained: late viewers see the recent past first.
-    let mut offset = output.read_from(0, 0).0;
+    // Late viewers see the recent past first (all that is retained, or from `since`).
+    let mut offset = start;
     let mut in_flight: u64 = 0;
     loop {
         if in_flight < HIGH_WATERMARK {
@@ -247,6 +302,7 @@ async fn stream_live(
                     sink,
                     &ServerEvent::Skipped {
                         bytes: from - offset,
+                        offset: from,
                     },
                 )
                 .await?;
@@ -309,5 +365,23 @@ async fn stream_live(
                 Some(Ok(_)) => {}
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_start;
+
+    #[test]
+    fn a_stream_starts_after_since_when_it_is_retained() {
+        // Without `since`: everything retained.
+        assert_eq!(stream_start(None, 100, 500), (100, 0));
+        // Retained: exactly after byte N, nothing missing.
+        assert_eq!(stream_start(Some(300), 100, 500), (300, 0));
+        assert_eq!(stream_start(Some(500), 100, 500), (500, 0));
+        // No longer retained: from the oldest byte kept, the gap reported.
+        assert_eq!(stream_start(Some(40), 100, 500), (100, 60));
+        // Past the end (another incarnation's offset): from the end.
+        assert_eq!(stream_start(Some(900), 100, 500), (500, 0));
     }
 }

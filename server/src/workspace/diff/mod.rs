@@ -222,7 +222,7 @@ fn files_in(
     let fault = git_error(worktree, base_commit);
     let everything = BTreeSet::new();
     let limit = limit.unwrap_or(&everything);
-    let Some(mut diff) = workspace_diff(&repo, &tree, exclude.as_ref(), limit).map_err(&fault)?
+    let Some(mut diff) = workspace_diff(repo, &tree, exclude.as_ref(), limit).map_err(&fault)?
     else {
         return Ok(Vec::new());
     };
@@ -245,7 +245,7 @@ fn files_in(
             continue;
         }
         let body = match delta.status() {
-            Delta::Typechange => typechange(&repo, &delta, text).map(Some),
+            Delta::Typechange => typechange(repo, &delta, text).map(Some),
             _ => content_change(&diff, idx, text),
         }
         .map_err(&fault)?;
