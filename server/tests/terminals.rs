@@ -282,7 +282,9 @@ async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
     let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '";
     let terminal = start_shell(&server, json!(["-c", script]));
     wait_until_exited(&server);
-    let payload: Vec<u8> = (1..=20000).flat_map(|i| format!("{i:05} ").into_bytes()).collect();
+    let payload: Vec<u8> = (1..=20000)
+        .flat_map(|i| format!("{i:05} ").into_bytes())
+        .collect();
     let (id, token) = terminal_parts(&terminal);
     let view = |since: &str| format!("/ws/terminal/{id}?token={token}{since}");
 
@@ -308,7 +310,10 @@ async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
     let mut early = connect(&server, &view("&since=10"), &[]).await.unwrap();
     let (events, bytes) = read_stream(&mut early).await;
     assert_eq!(events[0]["offset"], first);
-    assert_eq!(events[1], json!({"type": "skipped", "bytes": first - 10, "offset": first}));
+    assert_eq!(
+        events[1],
+        json!({"type": "skipped", "bytes": first - 10, "offset": first})
+    );
     assert!(bytes == payload[first as usize..]);
 
     // At the end: nothing but the exit.
@@ -325,7 +330,10 @@ async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
             assert_eq!(response.status(), 400);
             let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
                 .into_owned();
-            assert!(body.contains("\"ok\":false") && body.contains("since"), "{body}");
+            assert!(
+                body.contains("\"ok\":false") && body.contains("since"),
+                "{body}"
+            );
         }
         other => panic!("expected a 400, got {other:?}"),
     }

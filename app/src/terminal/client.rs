@@ -2,11 +2,16 @@
 //! `server/src/http/terminal.rs`): binary output with acks after xterm parsed it, binary input,
 //! JSON resize.
 //!
+//! Reconnection: the client counts the output bytes it has received (from `hello.offset`, moved
+//! on by `skipped.offset`); when the socket closes before the process's `exit` (a server restart,
+//! a network drop) it reconnects with `?since=` that count, with a growing delay, so the pane
+//! shows every byte once.
+//!
 //! Geometry: a viewer that may type sizes the PTY to its pane. A read-only viewer cannot, so it
 //! takes the PTY's size exactly (from `hello` and every `resize` event) and scales its font to
 //! fit the pane: a full-screen program draws on the cells it means, not on wrapped ones.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -19,19 +24,69 @@ use crate::api::ControlHolder;
 /// A live terminal; dropping it closes the socket and disposes xterm.
 pub struct LiveTerminal {
     term: XTerm,
-    socket: WebSocket,
+    link: Rc<Link>,
     _closures: Vec<Closure<dyn FnMut(JsValue)>>,
     _observer: Option<web_sys::ResizeObserver>,
 }
 
 impl Drop for LiveTerminal {
     fn drop(&mut self) {
-        self.socket.set_onmessage(None);
-        let _ = self.socket.close();
+        self.link.finished.set(true);
+        let socket = self.link.socket.borrow();
+        socket.set_onmessage(None);
+        socket.set_onclose(None);
+        let _ = socket.close();
         if let Some(observer) = &self._observer {
             observer.disconnect();
         }
         self.term.dispose();
+    }
+}
+
+/// Reconnect attempts before the pane gives up (the delays grow to 5 s: about 2 minutes).
+const MAX_ATTEMPTS: u32 = 30;
+
+/// A viewer's connection to its terminal: the current socket, and where in the output stream
+/// the viewer is.
+struct Link {
+    /// `…/ws/terminal/{id}?token=…`
+    url: String,
+    socket: RefCell<WebSocket>,
+    /// Stream offset of the next output byte (all before it were received).
+    offset: Cell<u64>,
+    /// Set once a `hello` arrived: later connections resume with `since`.
+    started: Cell<bool>,
+    /// The process exited, or the pane closed: no reconnecting.
+    finished: Cell<bool>,
+    /// Connections tried since the last `hello`.
+    attempts: Cell<u32>,
+    /// The socket handlers (message, open, close), set on every new socket.
+    handlers: RefCell<Vec<js_sys::Function>>,
+}
+
+impl Link {
+    /// Gives `socket` this viewer's handlers.
+    fn install(&self, socket: &WebSocket) {
+        socket.set_binary_type(BinaryType::Arraybuffer);
+        if let [message, open, close] = self.handlers.borrow().as_slice() {
+            socket.set_onmessage(Some(message));
+            socket.set_onopen(Some(open));
+            socket.set_onclose(Some(close));
+        }
+    }
+
+    /// Opens a new socket that resumes after the bytes received (once a `hello` came; else from
+    /// what is retained).
+    fn reconnect(&self) -> Result<(), JsValue> {
+        let url = if self.started.get() {
+            format!("{}&since={}", self.url, self.offset.get())
+        } else {
+            self.url.clone()
+        };
+        let socket = WebSocket::new(&url)?;
+        self.install(&socket);
+        *self.socket.borrow_mut() = socket;
+        Ok(())
     }
 }
 
@@ -82,11 +137,13 @@ enum Frame {
     },
     Skipped {
         bytes: u64,
+        offset: u64,
     },
     Hello {
         read_only: bool,
         cols: u16,
         rows: u16,
+        offset: u64,
     },
     Resize {
         cols: u16,
@@ -110,11 +167,13 @@ fn read_frame(text: &str) -> Option<Frame> {
         },
         "skipped" => Frame::Skipped {
             bytes: number("bytes")? as u64,
+            offset: number("offset")? as u64,
         },
         "hello" => Frame::Hello {
             read_only: field("read_only")?.as_bool()?,
             cols: cells("cols")?,
             rows: cells("rows")?,
+            offset: number("offset").unwrap_or(0.0) as u64,
         },
         "resize" => Frame::Resize {
             cols: cells("cols")?,
@@ -176,8 +235,17 @@ pub fn attach(
     term.open(host);
     fit.fit();
 
-    let socket = WebSocket::new(&url)?;
-    socket.set_binary_type(BinaryType::Arraybuffer);
+    let link = Rc::new(Link {
+        url: url.clone(),
+        // The first connection: everything still retained (its handlers are set below, before
+        // any event can be dispatched).
+        socket: RefCell::new(WebSocket::new(&url)?),
+        offset: Cell::new(0),
+        started: Cell::new(false),
+        finished: Cell::new(false),
+        attempts: Cell::new(0),
+        handlers: RefCell::new(Vec::new()),
+    });
     let mut closures: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
     // True while this viewer follows the PTY's size rather than setting it: it is read-only, or
     // another viewer holds control of the session.
@@ -188,7 +256,7 @@ pub fn attach(
     let on_message = {
         let term: XTerm = JsValue::from(&term).unchecked_into();
         let fit: FitAddon = JsValue::from(&fit).unchecked_into();
-        let socket = socket.clone();
+        let link = link.clone();
         let host = host.clone();
         let following = following.clone();
         let pty_size = pty_size.clone();
@@ -198,7 +266,9 @@ pub fn attach(
             if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
                 let bytes = js_sys::Uint8Array::new(buffer);
                 let len = bytes.length();
-                let socket = socket.clone();
+                link.offset.set(link.offset.get() + u64::from(len));
+                // Acknowledged on the socket that delivered the bytes.
+                let socket = link.socket.borrow().clone();
                 let done = Closure::once_into_js(move || {
                     send_json(&socket, &format!(r#"{{"type":"ack","bytes":{len}}}"#));
                 });
@@ -213,6 +283,7 @@ pub fn attach(
             };
             match event {
                 Frame::Exit { code } => {
+                    link.finished.set(true);
                     let code = code.map_or("?".to_string(), |c| c.to_string());
                     let note = lang.tr(
                         format!("process exited with code {code}"),
@@ -220,7 +291,8 @@ pub fn attach(
                     );
                     term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
                 }
-                Frame::Skipped { bytes } => {
+                Frame::Skipped { bytes, offset } => {
+                    link.offset.set(offset);
                     let note = lang.tr(
                         format!("{bytes} bytes skipped"),
                         format!("跳过了 {bytes} 字节"),
@@ -231,7 +303,11 @@ pub fn attach(
                     read_only,
                     cols,
                     rows,
+                    offset,
                 } => {
+                    link.offset.set(offset);
+                    link.started.set(true);
+                    link.attempts.set(0);
                     pty_size.set(Some((cols, rows)));
                     following.set(read_only);
                     if read_only {
@@ -255,7 +331,7 @@ pub fn attach(
                             &FONT_SIZE.into(),
                         );
                         fit.fit();
-                        send_size(&socket, &term);
+                        send_size(&link.socket.borrow(), &term);
                         term.focus();
                     } else if !was_following {
                         if let Some((cols, rows)) = pty_size.get() {
@@ -269,14 +345,13 @@ pub fn attach(
             }
         })
     };
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    closures.push(on_message);
 
     // Input: typed text as UTF-8 bytes (the server ignores it from viewers without control).
     let on_data = {
-        let socket = socket.clone();
+        let link = link.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
             if let Some(text) = data.as_string() {
+                let socket = link.socket.borrow();
                 if socket.ready_state() == WebSocket::OPEN {
                     let _ = socket.send_with_u8_array(text.as_bytes());
                 }
@@ -287,12 +362,12 @@ pub fn attach(
     closures.push(on_data);
 
     let on_resize = {
-        let socket = socket.clone();
+        let link = link.clone();
         let term: XTerm = JsValue::from(&term).unchecked_into();
         let following = following.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_size: JsValue| {
             if !following.get() {
-                send_size(&socket, &term);
+                send_size(&link.socket.borrow(), &term);
             }
         })
     };
@@ -300,12 +375,48 @@ pub fn attach(
     closures.push(on_resize);
 
     let on_open = {
-        let socket = socket.clone();
+        let link = link.clone();
         let term: XTerm = JsValue::from(&term).unchecked_into();
-        Closure::<dyn FnMut(JsValue)>::new(move |_| send_size(&socket, &term))
+        Closure::<dyn FnMut(JsValue)>::new(move |_| send_size(&link.socket.borrow(), &term))
     };
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    closures.push(on_open);
+
+    // A socket that closes before the process's exit (a server restart, a network drop): try
+    // again after a growing delay, resuming after the bytes received.
+    let retry = {
+        let link = link.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            if !link.finished.get() {
+                let _ = link.reconnect();
+            }
+        })
+    };
+    let on_close = {
+        let link = link.clone();
+        let term: XTerm = JsValue::from(&term).unchecked_into();
+        let retry: js_sys::Function = retry.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            if link.finished.get() {
+                return;
+            }
+            let attempt = link.attempts.get();
+            if attempt >= MAX_ATTEMPTS {
+                link.finished.set(true);
+                let note = lang.tr("disconnected", "已断开连接");
+                term.write_text(&format!("\r\n\x1b[2m[{note}]\x1b[0m\r\n"));
+                return;
+            }
+            link.attempts.set(attempt + 1);
+            let delay = (250_i32 << attempt.min(5)).min(5_000);
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&retry, delay);
+            }
+        })
+    };
+    *link.handlers.borrow_mut() = [&on_message, &on_open, &on_close]
+        .map(|c| c.as_ref().unchecked_ref::<js_sys::Function>().clone())
+        .to_vec();
+    link.install(&link.socket.borrow());
+    closures.extend([on_message, on_open, on_close, retry]);
 
     // Refit whenever the host element changes size.
     let on_host_resize = {
@@ -324,7 +435,7 @@ pub fn attach(
 
     Ok(LiveTerminal {
         term,
-        socket,
+        link,
         _closures: closures,
         _observer: observer,
     })

@@ -166,10 +166,7 @@ impl StatePaths {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = self.open_regular(path)?;
         let len = file.metadata()?.len();
-        let start = since
-            .unwrap_or(0)
-            .max(len.saturating_sub(max))
-            .min(len);
+        let start = since.unwrap_or(0).max(len.saturating_sub(max)).min(len);
         file.seek(SeekFrom::Start(start))?;
         let mut bytes = Vec::new();
         file.take(len - start).read_to_end(&mut bytes)?;
@@ -307,8 +304,14 @@ mod tests {
             paths.read_transcript(&log, Some(1), 4).unwrap(),
             (6, b"6789".to_vec())
         );
-        assert_eq!(paths.read_transcript(&log, None, 3).unwrap(), (7, b"789".to_vec()));
-        assert_eq!(paths.read_transcript(&log, Some(99), 4).unwrap(), (10, Vec::new()));
+        assert_eq!(
+            paths.read_transcript(&log, None, 3).unwrap(),
+            (7, b"789".to_vec())
+        );
+        assert_eq!(
+            paths.read_transcript(&log, Some(99), 4).unwrap(),
+            (10, Vec::new())
+        );
         // A FIFO would block a plain open forever.
         let fifo = paths.logs.join("fifo.log");
         let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
