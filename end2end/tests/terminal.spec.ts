@@ -57,3 +57,45 @@ test("a terminal page reconnects after a dropped socket and shows each byte once
   await expect(screen).toContainText("again-42");
   await request.post("/api/browser_terminal/close", { data: { id: terminal.id } });
 });
+
+test("a late viewer of a full-screen program gets the server's screen, not a cut replay", async ({ page, request }) => {
+  // More than the retained 1 MiB, then a full-screen program's frame on the alternate screen.
+  const script = [
+    "stty raw -echo",
+    "head -c 1300000 /dev/zero | tr '\\0' x",
+    "printf '\\033[?1049h\\033[2J\\033[H\\033[1;31mTUI-TITLE\\033[0m\\033[5;10H\\033[44mBOX\\033[0m\\033[10;1Hstatus-line\\033[3;3H'",
+    "sleep 600",
+  ].join("; ");
+  const started = await request.post("/api/browser_terminal/start", {
+    data: { shell: "/bin/sh", shell_args: ["-c", script] },
+  });
+  const { terminal } = await started.json();
+  const url = new URL(terminal.url);
+  // Wait until the frame is drawn (the server's terminal list shows it running; give it time).
+  await page.waitForTimeout(1500);
+  const frames: any[] = [];
+  await page.routeWebSocket(/\/ws\/terminal\//, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (typeof message === "string") frames.push(JSON.parse(message));
+      ws.send(message);
+    });
+  });
+  await page.goto(url.pathname + url.search);
+  const rows = page.locator(".xterm-rows > div");
+  await expect(rows.nth(0)).toContainText("TUI-TITLE");
+  const snapshot = frames.find((f) => f.type === "snapshot");
+  expect(snapshot, JSON.stringify(frames.map((f) => f.type))).toBeTruthy();
+  expect(frames[0].type).toBe("hello");
+  expect(frames[0].offset).toBe(snapshot.offset);
+  expect(snapshot.offset).toBeGreaterThan(1_300_000);
+  // The screen as the program drew it: the box on row 5 from column 10, the status on row 10,
+  // and none of the output before it (a replay cut in the middle would show x's).
+  const text = async (i: number) => (await rows.nth(i).innerText()).replace(/\u00a0/g, " ");
+  expect((await text(0)).trimEnd()).toBe("TUI-TITLE");
+  expect(await text(4)).toMatch(/^ {9}BOX\s*$/);
+  expect((await text(9)).trimEnd()).toBe("status-line");
+  const all = (await page.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ");
+  expect(all).not.toContain("xxx");
+  await request.post("/api/browser_terminal/close", { data: { id: terminal.id } });
+});

@@ -73,6 +73,10 @@ async fn read_until(
                 if event["type"] == "exit" {
                     return (bytes, Some(event));
                 }
+                // A snapshot is what the viewer writes to its terminal, like output.
+                if event["type"] == "snapshot" {
+                    bytes.extend_from_slice(event["data"].as_str().unwrap().as_bytes());
+                }
             }
             Some(Ok(_)) => {}
             end => {
@@ -246,6 +250,17 @@ async fn output_is_byte_exact_and_replayed_after_reconnect() {
     assert!(replayed == payload, "replay after reconnect differs");
 }
 
+/// The text a terminal of the server's default size shows after `data`.
+fn render(data: &str) -> String {
+    let mut parser = vt100::Parser::new(
+        std::num::NonZeroU16::new(32).unwrap(),
+        std::num::NonZeroU16::new(120).unwrap(),
+        0,
+    );
+    parser.process(data.as_bytes());
+    parser.screen().contents()
+}
+
 /// Reads a whole stream until its exit: the JSON events in order (binary frames are counted into
 /// the output, acknowledged, and marked in the event list as `{"type":"output","bytes":N}`).
 async fn read_stream(socket: &mut Socket) -> (Vec<Value>, Vec<u8>) {
@@ -276,7 +291,7 @@ async fn read_stream(socket: &mut Socket) -> (Vec<Value>, Vec<u8>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
+async fn a_viewer_resumes_after_since_or_gets_a_snapshot_of_the_screen() {
     let server = TestServer::start_with(&["--scrollback-kib", "64"], &[]);
     // 120,000 bytes of numbered words: more than the 64 KiB kept.
     let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '";
@@ -288,13 +303,17 @@ async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
     let (id, token) = terminal_parts(&terminal);
     let view = |since: &str| format!("/ws/terminal/{id}?token={token}{since}");
 
-    // Without `since`: what is retained, and `hello` says where it starts.
-    let mut all = connect(&server, &view(""), &[]).await.unwrap();
-    let (events, bytes) = read_stream(&mut all).await;
+    // Without `since`, after the retained output lost its beginning: the screen as it is now
+    // (no replay starting in the middle), and the stream from there.
+    let mut late = connect(&server, &view(""), &[]).await.unwrap();
+    let (events, bytes) = read_stream(&mut late).await;
     assert_eq!(events[0]["type"], "hello");
-    let first = events[0]["offset"].as_u64().unwrap();
-    assert_eq!(first as usize + bytes.len(), payload.len());
-    assert!(bytes == payload[first as usize..], "retained bytes differ");
+    assert_eq!(events[0]["offset"], payload.len() as u64);
+    assert_eq!(events[1]["type"], "snapshot", "{:?}", events[1]);
+    assert_eq!(events[1]["offset"], payload.len() as u64);
+    assert!(bytes.is_empty());
+    let screen = render(events[1]["data"].as_str().unwrap());
+    assert!(screen.trim_end().ends_with("19999 20000"), "{screen}");
 
     // Resuming after a byte still retained: exactly the rest, no gap, no repeat.
     let resume = payload.len() as u64 - 1000;
@@ -303,18 +322,14 @@ async fn a_viewer_resumes_after_since_and_is_told_what_is_missing() {
         .unwrap();
     let (events, bytes) = read_stream(&mut rest).await;
     assert_eq!(events[0]["offset"], resume, "{:?}", events[0]);
-    assert_eq!(events[1]["type"], "output", "no skip: {events:?}");
+    assert_eq!(events[1]["type"], "output", "no snapshot: {events:?}");
     assert!(bytes == payload[resume as usize..]);
 
-    // Asking for bytes no longer kept: `skipped` says how many, and where the stream goes on.
+    // Asking for bytes no longer kept: a snapshot too, never a stream cut in the middle.
     let mut early = connect(&server, &view("&since=10"), &[]).await.unwrap();
     let (events, bytes) = read_stream(&mut early).await;
-    assert_eq!(events[0]["offset"], first);
-    assert_eq!(
-        events[1],
-        json!({"type": "skipped", "bytes": first - 10, "offset": first})
-    );
-    assert!(bytes == payload[first as usize..]);
+    assert_eq!(events[1]["type"], "snapshot", "{events:?}");
+    assert!(bytes.is_empty());
 
     // At the end: nothing but the exit.
     let end = payload.len();
@@ -361,19 +376,26 @@ async fn a_viewer_that_pauses_after_acking_still_gets_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_keeps_the_configured_scrollback() {
     let server = TestServer::start_with(&["--scrollback-kib", "16"], &[]);
-    // 100 KB of numbered lines; a late viewer gets only the last 16 KiB of them.
+    // 120,003 bytes of numbered words; only the last 16 KiB of them are kept.
     let script = "stty raw -echo; seq -w 1 20000 | tr '\\n' ' '; printf END";
     let terminal = start_shell(&server, json!(["-c", script]));
     wait_until_exited(&server);
-    let mut viewer = open(&server, &terminal).await;
-    let (replayed, exit) = read_until(&mut viewer, Duration::from_secs(10), |_| false).await;
-    assert!(exit.is_some(), "the exit event arrives");
-    assert!(
-        replayed.len() <= 16 * 1024 && replayed.len() > 15 * 1024,
-        "replayed {} bytes",
-        replayed.len()
-    );
+    let (id, token) = terminal_parts(&terminal);
+    let end = 20000 * 6 + 3;
+    let kept = end - 16 * 1024;
+    // From the oldest byte kept: exactly 16 KiB, as bytes.
+    let path = format!("/ws/terminal/{id}?token={token}&since={kept}");
+    let mut viewer = connect(&server, &path, &[]).await.unwrap();
+    let (events, replayed) = read_stream(&mut viewer).await;
+    assert_eq!(events[0]["offset"], kept);
+    assert_eq!(replayed.len(), 16 * 1024);
     assert!(replayed.ends_with(b"19999 20000 END"));
+    // One byte earlier is no longer there: a snapshot instead.
+    let path = format!("/ws/terminal/{id}?token={token}&since={}", kept - 1);
+    let mut viewer = connect(&server, &path, &[]).await.unwrap();
+    let (events, replayed) = read_stream(&mut viewer).await;
+    assert_eq!(events[1]["type"], "snapshot", "{events:?}");
+    assert!(replayed.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,12 @@ pub enum ServerEvent {
         rows: u16,
         offset: u64,
     },
+    /// The terminal as it is after the first `offset` bytes, as escape sequences for a viewer to
+    /// write as they are (a reset, the history rows, the screen, cursor and input modes); the
+    /// output that follows starts at `offset`. Sent instead of a replay that would start in the
+    /// middle of the stream: to a viewer that attaches after the retained output lost its
+    /// beginning, or that falls behind it.
+    Snapshot { offset: u64, data: String },
     /// The PTY's size changed; a viewer that does not control it adopts this size.
     Resize { cols: u16, rows: u16 },
     /// The program set its window title (OSC 0 / 2).

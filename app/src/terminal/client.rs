@@ -3,7 +3,8 @@
 //! JSON resize.
 //!
 //! Reconnection: the client counts the output bytes it has received (from `hello.offset`, moved
-//! on by `skipped.offset`); when the socket closes before the process's `exit` (a server restart,
+//! on by `skipped.offset` and `snapshot.offset`: a snapshot is the server's emulated screen,
+//! written as it is, sent instead of a replay that would start in the middle of the stream); when the socket closes before the process's `exit` (a server restart,
 //! a network drop) it reconnects with `?since=` that count, with a growing delay, so the pane
 //! shows every byte once.
 //!
@@ -149,6 +150,10 @@ enum Frame {
         cols: u16,
         rows: u16,
     },
+    Snapshot {
+        offset: u64,
+        data: String,
+    },
     Control {
         holder: ControlHolder,
     },
@@ -174,6 +179,10 @@ fn read_frame(text: &str) -> Option<Frame> {
             cols: cells("cols")?,
             rows: cells("rows")?,
             offset: number("offset").unwrap_or(0.0) as u64,
+        },
+        "snapshot" => Frame::Snapshot {
+            offset: number("offset")? as u64,
+            data: field("data")?.as_string()?,
         },
         "resize" => Frame::Resize {
             cols: cells("cols")?,
@@ -313,6 +322,11 @@ pub fn attach(
                     if read_only {
                         follow_pty_size(&term, &host, cols, rows);
                     }
+                }
+                Frame::Snapshot { offset, data } => {
+                    // The terminal as it is now (it starts with a reset); output goes on after.
+                    link.offset.set(offset);
+                    term.write_text(&data);
                 }
                 Frame::Resize { cols, rows } => {
                     pty_size.set(Some((cols, rows)));

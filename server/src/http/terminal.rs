@@ -4,7 +4,10 @@
 //! Protocol (also in README): server → client binary frames carry raw PTY bytes (the retained
 //! tail first, then live output); text frames carry JSON events `hello`, `skipped`, `exit`.
 //! Every byte a terminal prints has a stream offset, from 0. `?since=N` starts the stream after
-//! byte N when that is still retained (else a `skipped` frame says how much is missing);
+//! byte N when that is still retained; a viewer that would start in the middle of the stream
+//! (the retained output lost its beginning, or the viewer fell behind it) first gets a
+//! `snapshot` of the server's emulated screen (`pty/screen.rs`) and continues from its offset;
+//! a finished session's transcript replay says what it left out with `skipped`;
 //! `hello.offset` is the offset of the first byte that follows and `skipped.offset` the offset
 //! of the next byte, so a viewer always knows where it is and can resume after a reconnect.
 //! Client → server binary frames carry input (ignored for read-only terminals); text frames carry
@@ -191,14 +194,18 @@ async fn serve_viewer(
     let (cols, rows) = process.size();
     let output = process.output();
     let (retained_start, _) = output.read_from(0, 0);
-    let (start, missing) = stream_start(since, retained_start, output.end().max(retained_start));
+    let (mut start, missing) =
+        stream_start(since, retained_start, output.end().max(retained_start));
+    // The retained output lost its beginning and this viewer has not seen it: the screen as it
+    // is now, then the stream from there.
+    let snapshot = (missing > 0 || (since.is_none() && retained_start > 0)).then(|| {
+        let (offset, data) = output.snapshot();
+        start = offset;
+        ServerEvent::Snapshot { offset, data }
+    });
     send_event(&mut sink, &hello(cols, rows, start)).await?;
-    if missing > 0 {
-        let skipped = ServerEvent::Skipped {
-            bytes: missing,
-            offset: start,
-        };
-        send_event(&mut sink, &skipped).await?;
+    if let Some(snapshot) = snapshot {
+        send_event(&mut sink, &snapshot).await?;
     }
     let arbitrated = terminal.session_id.is_some();
     stream_live(
@@ -298,14 +305,11 @@ async fn stream_live(
         if in_flight < HIGH_WATERMARK {
             let (from, bytes) = output.read_from(offset, CHUNK);
             if from > offset {
-                send_event(
-                    sink,
-                    &ServerEvent::Skipped {
-                        bytes: from - offset,
-                        offset: from,
-                    },
-                )
-                .await?;
+                // Fell behind the retained output: the screen as it is now, then on from there.
+                let (now, data) = output.snapshot();
+                send_event(sink, &ServerEvent::Snapshot { offset: now, data }).await?;
+                offset = now;
+                continue;
             }
             offset = from;
             if !bytes.is_empty() {

@@ -3,6 +3,7 @@
 mod osc;
 mod process;
 mod ring;
+mod screen;
 
 pub use osc::{TerminalSignal, WorkspaceSignal};
 pub use process::{

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::osc::{OscScanner, TerminalSignal};
 use super::ring::Ring;
+use super::screen::Screen;
 
 /// The size a terminal starts with, in cells.
 pub const DEFAULT_COLS: u16 = 120;
@@ -79,18 +80,28 @@ pub fn bytes_printed() -> u64 {
     PRINTED.load(Ordering::Acquire)
 }
 
+/// The retained bytes and the screen they drew, changed together: a snapshot and the offset it
+/// stands for always agree.
+struct Retained {
+    ring: Ring,
+    screen: Screen,
+}
+
 /// Output shared between the reader thread and everyone who watches it.
 pub struct Output {
-    ring: Mutex<Ring>,
+    retained: Mutex<Retained>,
     progress: watch::Sender<OutputProgress>,
     /// Unix milliseconds of the last output, 0 before any.
     last_output_ms: AtomicI64,
 }
 
 impl Output {
-    fn new(capacity: usize) -> Output {
+    fn new(capacity: usize, cols: u16, rows: u16) -> Output {
         Output {
-            ring: Mutex::new(Ring::new(capacity)),
+            retained: Mutex::new(Retained {
+                ring: Ring::new(capacity),
+                screen: Screen::new(cols, rows),
+            }),
             progress: watch::channel(OutputProgress {
                 end: 0,
                 closed: false,
@@ -102,9 +113,10 @@ impl Output {
 
     fn append(&self, data: &[u8]) {
         let end = {
-            let mut ring = self.ring.lock_or_recover();
-            ring.push(data);
-            ring.end()
+            let mut retained = self.retained.lock_or_recover();
+            retained.ring.push(data);
+            retained.screen.process(data);
+            retained.ring.end()
         };
         self.last_output_ms
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
@@ -119,11 +131,22 @@ impl Output {
 
     /// See [`Ring::read_from`].
     pub fn read_from(&self, offset: u64, max: usize) -> (u64, Vec<u8>) {
-        self.ring.lock_or_recover().read_from(offset, max)
+        self.retained.lock_or_recover().ring.read_from(offset, max)
     }
 
     pub fn tail(&self, max: usize) -> Vec<u8> {
-        self.ring.lock_or_recover().tail(max)
+        self.retained.lock_or_recover().ring.tail(max)
+    }
+
+    /// Escape sequences that reproduce the terminal as it is after the first `offset` bytes
+    /// (see [`Screen::snapshot`]), and that offset: the stream goes on from there.
+    pub fn snapshot(&self) -> (u64, String) {
+        let retained = self.retained.lock_or_recover();
+        (retained.ring.end(), retained.screen.snapshot())
+    }
+
+    fn resize_screen(&self, cols: u16, rows: u16) {
+        self.retained.lock_or_recover().screen.resize(cols, rows);
     }
 
     /// Offset one past the newest byte: how much the program has printed.
@@ -251,7 +274,7 @@ impl PtyProcess {
                 }
             })?;
 
-        let output = Arc::new(Output::new(spec.ring_bytes));
+        let output = Arc::new(Output::new(spec.ring_bytes, spec.cols, spec.rows));
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
         let reader_output = output.clone();
         let title = watch::channel(None).0;
@@ -395,6 +418,8 @@ impl PtyProcess {
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
         let (cols, rows) = (cols.max(1), rows.max(1));
         let master = self.master.lock_or_recover();
+        // The screen first: output the program draws for the new size comes after this.
+        self.output.resize_screen(cols, rows);
         master.resize(PtySize {
             rows,
             cols,
