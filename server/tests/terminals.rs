@@ -354,6 +354,80 @@ async fn a_viewer_resumes_after_since_or_gets_a_snapshot_of_the_screen() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_stalled_during_megabytes_of_output_ends_on_the_right_screen() {
+    let server = TestServer::start();
+    // About 6 MB of numbered lines (the ring keeps 1 MiB), printed while the viewer reads nothing.
+    let script = "read go; seq 1 800000; printf 'done\\n'";
+    let terminal = start_shell(&server, json!(["-c", script]));
+    let mut viewer = open(&server, &terminal).await;
+    viewer
+        .send(Message::Binary(b"go\n".to_vec().into()))
+        .await
+        .unwrap();
+    wait_until_exited(&server);
+    // Now read everything: what the viewer's terminal shows must be the real final screen.
+    let mut parser = vt100::Parser::new(
+        std::num::NonZeroU16::new(32).unwrap(),
+        std::num::NonZeroU16::new(120).unwrap(),
+        0,
+    );
+    let (events, _) = read_stream_into(&mut viewer, &mut parser).await;
+    assert!(
+        events.iter().any(|e| e["type"] == "snapshot"),
+        "the stalled viewer fell behind: {:?}",
+        events.iter().map(|e| e["type"].clone()).collect::<Vec<_>>()
+    );
+    let mut truth = vt100::Parser::new(
+        std::num::NonZeroU16::new(32).unwrap(),
+        std::num::NonZeroU16::new(120).unwrap(),
+        0,
+    );
+    truth.process(b"go\r\n");
+    for n in 1..=800_000 {
+        truth.process(format!("{n}\r\n").as_bytes());
+    }
+    truth.process(b"done\r\n");
+    assert_eq!(parser.screen().contents(), truth.screen().contents());
+    assert_eq!(
+        parser.screen().cursor_position(),
+        truth.screen().cursor_position()
+    );
+}
+
+/// Like [`read_stream`], and writes what a viewer's terminal would get (output bytes, snapshot
+/// data) into `parser`.
+async fn read_stream_into(socket: &mut Socket, parser: &mut vt100::Parser) -> (Vec<Value>, u64) {
+    let mut events = Vec::new();
+    let mut bytes = 0u64;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("the stream goes on");
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                parser.process(&data);
+                bytes += data.len() as u64;
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "snapshot" {
+                    parser.process(event["data"].as_str().unwrap().as_bytes());
+                }
+                let exit = event["type"] == "exit";
+                events.push(event);
+                if exit {
+                    return (events, bytes);
+                }
+            }
+            Some(Ok(_)) => {}
+            end => panic!("stream ended before its exit event: {end:?}"),
+        }
+    }
+}
+
 /// Regression: the server used to drop a finished stream with the viewer's acks unread, so the
 /// kernel reset the connection and the viewer lost output it had not read yet (and the exit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
