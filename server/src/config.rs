@@ -41,6 +41,26 @@ pub enum Command {
     /// terminal; SPEC is the JSON file the launcher wrote).
     #[command(hide = true)]
     VerifyWorkspace { spec: PathBuf },
+    /// The PTY host that keeps agent sessions running across server restarts (started by the
+    /// server when it first needs one).
+    #[command(hide = true)]
+    PtyHost {
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+    /// Ends the PTY host of a state directory and every agent it runs.
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    /// Git repository whose launcher to stop (default: the repository containing the working
+    /// directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// The launcher's state directory (default: `<repo>/.tmp`).
+    #[arg(long, env = "CODEX_GOVERNANCE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 const ENV_HELP: &str = "\
@@ -216,6 +236,13 @@ pub struct ServeArgs {
         default_value = "worktree"
     )]
     pub workspace: WorkspaceChoice,
+    /// End every agent when the server stops (without it, agents keep running in the PTY host
+    /// and the next server on the same state directory takes them over).
+    #[arg(long, env = "CODEX_GOVERNANCE_STOP_AGENTS_ON_EXIT")]
+    pub stop_agents_on_exit: bool,
+    /// Run agent sessions inside the server process instead of the PTY host: they end with it.
+    #[arg(long, env = "CODEX_GOVERNANCE_NO_PTY_HOST")]
+    pub no_pty_host: bool,
 }
 
 impl Default for ServeArgs {
@@ -258,6 +285,10 @@ pub struct Config {
     pub close_grace_seconds: u64,
     pub dispatch: DispatchMode,
     pub workspace: app::api::WorkspaceMode,
+    /// Agent sessions run in the PTY host (they survive a server restart).
+    pub pty_host: bool,
+    /// End every agent when the server stops, even with a PTY host.
+    pub stop_agents_on_exit: bool,
 }
 
 impl Config {
@@ -330,6 +361,8 @@ impl Config {
             close_grace_seconds: args.close_grace_seconds,
             dispatch: args.dispatch,
             workspace: args.workspace.mode(),
+            pty_host: !args.no_pty_host,
+            stop_agents_on_exit: args.stop_agents_on_exit,
         })
     }
 }

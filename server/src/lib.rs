@@ -8,7 +8,7 @@ pub mod engine;
 pub mod governance;
 pub mod http;
 pub mod ids;
-pub(crate) mod pty;
+pub mod pty;
 pub mod report;
 pub(crate) mod store;
 pub(crate) mod sync;

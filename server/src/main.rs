@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use server::config::{repo_or_cwd, state_dir, Cli, Command, Config, ReportArgs, ServeArgs};
+use server::config::{
+    repo_or_cwd, state_dir, Cli, Command, Config, ReportArgs, ServeArgs, StopArgs,
+};
 use server::engine::Engine;
 use server::governance::GovernanceConfig;
 use server::http::{self, SecurityPolicy};
@@ -26,6 +28,10 @@ fn main() -> ExitCode {
         Command::DemoAgent => server::demo_agent::run().map(|()| ExitCode::SUCCESS),
         Command::PrepareWorkspace { spec } => Ok(server::workspace::prepare::run(&spec)),
         Command::VerifyWorkspace { spec } => Ok(server::workspace::verify::run(&spec)),
+        Command::PtyHost { state_dir } => {
+            server::pty::host::server::run(&state_dir).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Stop(args) => stop(args),
     };
     outcome.unwrap_or_else(|err| {
         // The whole chain of causes, as anyhow prints it.
@@ -92,9 +98,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
         config.repo.display()
     );
     http::serve(listener, app, shutdown_signal()).await;
-    // Agents must not outlive the launcher: end every session's process group.
+    // Shells and verifications end with the server; agents too, unless the PTY host keeps them
+    // for the next server.
     engine.shutdown();
     Ok(())
+}
+
+/// `codex-governance stop`: ends the PTY host of a state directory and every agent in it.
+fn stop(args: StopArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let dir = match args.state_dir {
+        Some(dir) => cwd.join(dir),
+        None => {
+            let repo = repo_or_cwd(args.repo.as_deref(), &cwd)?;
+            state_dir(None, &repo, &cwd)
+        }
+    };
+    let host = match server::pty::host::HostClient::connect(&dir) {
+        Ok(host) => host,
+        Err(server::pty::host::HostError::Io(_)) => {
+            println!("no PTY host runs for {}", dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let pid = host.info().pid;
+    host.stop_host()?;
+    println!(
+        "stopped the PTY host (pid {pid}) of {} and its agents",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `codex-governance report`: exit 0, or 1 when `--preflight` decides REVIEW.

@@ -282,11 +282,14 @@ fn the_whole_flow_with_the_demo_agent() {
     assert_eq!(carried["read_results"].as_array().unwrap().len(), 4);
     assert_eq!(carried["unread_count"], 0);
 
-    // A server restart keeps everything; live sessions of the old run show as interrupted.
+    // A server restart keeps everything; live sessions of the old run keep running in the PTY
+    // host, taken over by the new server (same process).
+    let pid = session(&server.get_ok("/api/status"), &new_id)["pid"].clone();
     let server = server.restart(&[], FAST);
     let status = server.get_ok("/api/status");
     assert_eq!(status["zhongshu_sessions"].as_array().unwrap().len(), 2);
-    assert_eq!(session(&status, &new_id)["status"], "interrupted");
+    assert_eq!(session(&status, &new_id)["status"], "running");
+    assert_eq!(session(&status, &new_id)["pid"], pid);
     assert_eq!(session(&status, &zid)["status"], "exited");
     let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
     assert_eq!(inbox["read_results"].as_array().unwrap().len(), 3);
@@ -574,10 +577,20 @@ fn limits_aliases_push_and_what_survives_a_restart() {
     let terminal_id = shell["terminal"]["id"].as_str().unwrap().to_string();
     drop(events);
 
-    // After a restart: input history and terminals are kept, and the queued assignment is not
-    // lost: the old department died with the old server, so it starts on the new one.
+    // After a restart: input history and terminals are kept, the old department still runs (in
+    // the PTY host), and the queued assignment is not lost: it starts once the slot is free.
     let server = server.restart(&args, &[]);
     let status = server.get_ok("/api/status");
+    let running: Vec<String> = status["department_sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "running")
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(running.len(), 1, "{status}");
+    assert_eq!(status["queue"].as_array().unwrap().len(), 1);
+    server.post_ok("/api/close_session", json!({"session_id": running[0]}));
     let history = &session(&status, &zid)["input_history"];
     assert_eq!(history[0]["text"], "remember this line", "{history}");
     assert_eq!(history[0]["ok"], true);

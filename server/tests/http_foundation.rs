@@ -286,7 +286,12 @@ fn symlinks_planted_in_the_state_dir_are_refused() {
 fn a_fifo_or_symlink_planted_at_a_transcript_neither_hangs_nor_leaks_on_restart() {
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), "SECRET-OUTSIDE-THE-STATE-DIR\n").unwrap();
-    let mut server = TestServer::start_with(&[], &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")]);
+    // Sessions that die with the server (no PTY host): their previews are read from the
+    // transcripts at the restart.
+    let mut server = TestServer::start_with(
+        &["--no-pty-host"],
+        &[("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")],
+    );
     let mut logs = Vec::new();
     for task in ["fifo", "symlink"] {
         let started = server.post_ok(
@@ -307,7 +312,7 @@ fn a_fifo_or_symlink_planted_at_a_transcript_neither_hangs_nor_leaks_on_restart(
     // Restarting must not block on the FIFO (the harness waits for the URL line).
     let (done, started) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let server = server.restart(&[], &[]);
+        let server = server.restart(&["--no-pty-host"], &[]);
         let _ = done.send(server);
     });
     let server = started

@@ -1,6 +1,7 @@
-//! Process hygiene and resilience against the real binary: closing a session, SIGTERM/SIGINT
-//! and SIGKILL of the server leave no agent process behind; slowloris sockets do not delay
-//! normal requests.
+//! Process hygiene and resilience against the real binary: closing a session ends its process
+//! group; agents outlive the server in the PTY host until `stop` (or end with the server with
+//! `--stop-agents-on-exit` or `--no-pty-host`); a killed host takes its agents with it;
+//! slowloris sockets do not delay normal requests.
 
 mod common;
 
@@ -49,8 +50,17 @@ fn assert_all_gone(pids: &[i32]) {
 
 /// A server whose agent forks children, one session started; returns it with the agent's pids.
 fn server_with_forked_agent(dir: &Path) -> (TestServer, serde_json::Value, Vec<i32>) {
+    server_with_forked_agent_and(dir, &[])
+}
+
+fn server_with_forked_agent_and(
+    dir: &Path,
+    args: &[&str],
+) -> (TestServer, serde_json::Value, Vec<i32>) {
     let command = forking_agent(dir);
-    let server = TestServer::start_with(&["--agent", "custom", "--agent-command", &command], &[]);
+    let mut all = vec!["--agent", "custom", "--agent-command", &command];
+    all.extend_from_slice(args);
+    let server = TestServer::start_with(&all, &[]);
     let started = server.post_ok(
         "/api/start_zhongshu_session",
         json!({"task": "fork things"}),
@@ -68,10 +78,11 @@ fn closing_a_session_ends_its_whole_process_group() {
 }
 
 #[test]
-fn sigterm_and_sigint_stop_every_agent() {
+fn with_stop_agents_on_exit_sigterm_and_sigint_stop_every_agent() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
-        let (mut server, _, pids) = server_with_forked_agent(dir.path());
+        let (mut server, _, pids) =
+            server_with_forked_agent_and(dir.path(), &["--stop-agents-on-exit"]);
         let stopped = Instant::now();
         server.stop_with(signal);
         assert!(
@@ -84,12 +95,83 @@ fn sigterm_and_sigint_stop_every_agent() {
 }
 
 #[test]
-fn agents_notice_a_killed_server_and_end() {
+fn without_a_pty_host_agents_notice_a_killed_server_and_end() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, _, pids) = server_with_forked_agent(dir.path());
+    let (mut server, _, pids) = server_with_forked_agent_and(dir.path(), &["--no-pty-host"]);
     // The PTY master closes with the server: the session's group gets SIGHUP.
     server.stop_with(libc::SIGKILL);
     assert_all_gone(&pids);
+}
+
+#[test]
+fn agents_outlive_a_stopped_or_killed_server_until_stop() {
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut server, _, pids) = server_with_forked_agent(dir.path());
+        let host = server.get_ok("/api/status")["pty_host"]["pid"]
+            .as_i64()
+            .expect("a PTY host") as i32;
+        server.stop_with(signal);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(pids.iter().all(|p| alive(*p)), "agents end with the server");
+        // `stop` ends the host and every agent's process group, and says so.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+            .args(["stop", "--repo"])
+            .arg(server.repo_path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(&format!("pid {host}")), "{said}");
+        assert_all_gone(&pids);
+        assert_all_gone(&[host]);
+        // Nothing is left to stop.
+        let again = std::process::Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+            .args(["stop", "--repo"])
+            .arg(server.repo_path())
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&again.stdout).contains("no PTY host runs"));
+    }
+}
+
+#[test]
+fn a_killed_host_takes_its_agents_with_it_and_restarts_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, id, pids) = server_with_forked_agent(dir.path());
+    let host = server.get_ok("/api/status")["pty_host"]["pid"]
+        .as_i64()
+        .expect("a PTY host") as i32;
+    // SAFETY: sending a signal to the host this test's server started.
+    unsafe { libc::kill(host, libc::SIGKILL) };
+    // Its PTYs close: every agent gets SIGHUP and ends; the session shows as interrupted.
+    assert_all_gone(&pids);
+    wait_for(
+        Duration::from_secs(10),
+        "the session to be interrupted",
+        || {
+            let status = server.get_ok("/api/status");
+            let session = status["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id)
+                .cloned()
+                .unwrap();
+            (session["status"] == "interrupted").then_some(())
+        },
+    );
+    // No agent was started again on its own.
+    std::thread::sleep(Duration::from_millis(500));
+    let text = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    // A new session starts in a new host.
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "again"}));
+    assert_eq!(started["session"]["status"], "running");
+    let new_host = server.get_ok("/api/status")["pty_host"]["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    assert_ne!(new_host, host);
 }
 
 #[test]

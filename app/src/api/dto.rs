@@ -53,6 +53,17 @@ pub mod department_map {
     }
 }
 
+/// The PTY host (`pty_host` in the status payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtyHostStatus {
+    pub pid: u32,
+    /// Its protocol version.
+    pub version: u32,
+    pub started_at: String,
+    /// Sessions of this server that run in it.
+    pub sessions: u32,
+}
+
 /// Which agent CLI runs the sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentInfo {
@@ -215,6 +226,10 @@ pub struct StatusPayload {
     pub report_watch: Option<ReportWatch>,
     /// Where department sessions work, and a warning when worktrees cannot be made.
     pub workspace: WorkspaceSetting,
+    /// The PTY host that keeps the agent sessions across server restarts (absent when agents
+    /// run inside the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty_host: Option<PtyHostStatus>,
     pub browser_terminals: Vec<BrowserTerminal>,
     pub queue: Vec<QueuedAssignment>,
     pub department_queue: Vec<QueuedAssignment>,

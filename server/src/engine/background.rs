@@ -126,14 +126,15 @@ impl Engine {
         Ok(watcher)
     }
 
-    /// Ends every session's and shell's process group (server shutdown): SIGTERM, a short wait,
+    /// Ends every shell's and verification's process group (server shutdown), and every
+    /// session's unless the PTY host keeps them for the next server: SIGTERM, a short wait,
     /// SIGKILL.
     pub fn shutdown(&self) {
+        let keep_sessions = self.sessions_outlive_server();
         let processes: Vec<Arc<PtyProcess>> = {
             let state = self.lock();
-            state
-                .processes
-                .values()
+            let sessions = state.processes.values().filter(|_| !keep_sessions);
+            sessions
                 .cloned()
                 .chain(state.terminals.iter().filter_map(|t| t.process.clone()))
                 .collect()

@@ -15,6 +15,7 @@ mod background;
 mod dispatch;
 mod fallback;
 mod handoff;
+mod hosting;
 mod input;
 mod mailbox;
 mod merge_gate;
@@ -91,6 +92,8 @@ struct Shared {
     workspace_indexes: Mutex<std::collections::HashMap<String, workspace_watch::LiveWorktree>>,
     /// The repository's live change index (worktree reports), once started.
     index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
+    /// The PTY host that runs the agent sessions (see `hosting.rs`), when one is used.
+    pty_host: Mutex<Option<Arc<crate::pty::host::HostClient>>>,
 }
 
 /// A server fault as an API error (the message says what failed).

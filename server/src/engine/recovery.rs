@@ -12,14 +12,14 @@ use super::agent::AgentProfile;
 use super::audit::Audit;
 use super::paths::StatePaths;
 use super::terminals::{self, TerminalEntry};
-use super::{text, views, Engine, SessionRecord, Shared, State};
+use super::{hosting, text, views, Engine, SessionRecord, Shared, State};
 use crate::config::Config;
 use crate::governance::GovernanceConfig;
 use crate::store::Store;
 
 impl Engine {
-    /// Opens the state directory and database, and marks sessions of a previous server run
-    /// whose processes are gone as `interrupted`.
+    /// Opens the state directory and database, takes over the sessions of a previous server run
+    /// that still run in the PTY host, and marks those whose processes are gone `interrupted`.
     pub fn open(
         config: Arc<Config>,
         governance: GovernanceConfig,
@@ -32,6 +32,12 @@ impl Engine {
             tracing::warn!("agent {}: {warning}", agent.name);
         }
         let paths = StatePaths::create(&config.state_dir)?;
+        // Agents of a previous server may still run in its PTY host.
+        let pty_host = config
+            .pty_host
+            .then(|| hosting::connect_host(&paths.root, &paths.logs))
+            .flatten();
+        let hosted = hosting::hosted_terminals(pty_host.as_ref());
         let audit = Audit::open(&paths.audit)?;
         let store = Store::open(&paths.db)?;
         let self_exe = std::env::current_exe()
@@ -45,7 +51,7 @@ impl Engine {
         let mut interrupted = Vec::new();
         for session in sessions
             .iter_mut()
-            .filter(|s| s.status == SessionStatus::Running)
+            .filter(|s| s.status == SessionStatus::Running && !hosted.contains_key(&s.id))
         {
             // The process died with the previous server: freeze its preview from the transcript.
             let log = std::fs::metadata(&session.log_path)
@@ -158,8 +164,10 @@ impl Engine {
                 events: broadcast::channel(1024).0,
                 watcher: Mutex::new(None),
                 index: Default::default(),
+                pty_host: Mutex::new(pty_host),
             }),
         };
+        engine.reattach_hosted(hosted);
         // A merge killed half-way leaves a journal: finish or undo it before anything else.
         engine.recover_interrupted_merge();
         Ok(engine)

@@ -1,7 +1,5 @@
 //! Starting, restarting, typing into and closing agent sessions; reacting to their exit.
 
-use std::sync::Arc;
-
 use app::api::*;
 
 use crate::ids;
@@ -11,7 +9,7 @@ use super::agent::{AgentProfile, CommandValues};
 use super::records::*;
 use super::{internal, prompts, text, Engine, State};
 use crate::governance::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
-use crate::pty::{PtyProcess, SpawnSpec, TerminalSignal};
+use crate::pty::SpawnSpec;
 
 /// Everything needed to launch one session.
 pub(super) struct Launch {
@@ -171,35 +169,15 @@ impl Engine {
             ));
         }
 
-        let weak = Arc::downgrade(&self.shared);
-        let exit_id = id.clone();
-        let signal_weak = weak.clone();
-        let signal_id = id.clone();
-        let on_signal = Box::new(move |signal: TerminalSignal| {
-            let Some(shared) = signal_weak.upgrade() else {
-                return;
-            };
-            match signal {
-                TerminalSignal::AgentState(value) => {
-                    Engine { shared }.on_agent_state(&signal_id, &value)
-                }
-                TerminalSignal::Workspace(outcome) => {
-                    Engine { shared }.on_workspace_signal(&signal_id, outcome)
-                }
-                TerminalSignal::Title(_) | TerminalSignal::StateQuery => {}
-            }
-        });
-        let process = PtyProcess::spawn_observed(spec, on_signal, move |code| {
-            if let Some(shared) = weak.upgrade() {
-                Engine { shared }.on_exit(&exit_id, code);
-            }
-        })
-        .map_err(|err| {
-            ApiError::bad_request(format!(
-                "cannot start agent `{}` ({program}): {err}",
-                launch.agent.name
-            ))
-        })?;
+        let (on_signal, on_exit) = self.session_callbacks(&id);
+        let process = self
+            .spawn_session_process(&id, spec, on_signal, on_exit)
+            .map_err(|err| {
+                ApiError::bad_request(format!(
+                    "cannot start agent `{}` ({program}): {err}",
+                    launch.agent.name
+                ))
+            })?;
 
         let zhongshu_base = match launch.kind {
             SessionKind::Zhongshu => self.plan_base(),
@@ -284,7 +262,12 @@ impl Engine {
             let Some(record) = state.session_mut(id) else {
                 return;
             };
-            record.status = SessionStatus::Exited;
+            // A session whose PTY host died was ended by it (SIGHUP), not by itself.
+            record.status = if code == crate::pty::host::HOST_LOST {
+                SessionStatus::Interrupted
+            } else {
+                SessionStatus::Exited
+            };
             record.exit_code = Some(code);
             record.pid = None;
             record.ended_at = Some(text::now_text());

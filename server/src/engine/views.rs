@@ -208,6 +208,7 @@ impl Engine {
             },
             dispatch: config.dispatch.as_str().into(),
             report_watch: self.shared.index.get().map(|index| index.mode()),
+            pty_host: self.pty_host_status(),
             workspace: WorkspaceSetting {
                 mode: config.workspace,
                 warning: state.worktree_fallback.clone(),

@@ -1,5 +1,7 @@
-//! Hosting processes on pseudo-terminals, inside this server (no sidecar processes).
+//! Hosting processes on pseudo-terminals: in this process, or in the PTY host (`host`), which
+//! keeps them across server restarts.
 
+pub mod host;
 mod osc;
 mod process;
 mod ring;
@@ -7,5 +9,6 @@ mod screen;
 
 pub use osc::{TerminalSignal, WorkspaceSignal};
 pub use process::{
-    bytes_printed, InputPart, Output, PtyProcess, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS,
+    bytes_printed, InputPart, Output, PtyProcess, SignalHandler, SpawnSpec, DEFAULT_COLS,
+    DEFAULT_ROWS,
 };

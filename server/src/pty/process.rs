@@ -43,6 +43,8 @@ pub struct SpawnSpec {
     /// Answer the program's OSC 7501 query, so agents that report their state only to a
     /// terminal that understands it (Claude Code) do.
     pub answer_state_query: bool,
+    /// Start from this process's environment (plus `env`); off, `env` is the whole environment.
+    pub inherit_env: bool,
 }
 
 impl SpawnSpec {
@@ -57,6 +59,7 @@ impl SpawnSpec {
             transcript: None,
             ring_bytes: DEFAULT_RING_BYTES,
             answer_state_query: false,
+            inherit_env: true,
         }
     }
 }
@@ -96,7 +99,7 @@ pub struct Output {
 }
 
 impl Output {
-    fn new(capacity: usize, cols: u16, rows: u16) -> Output {
+    pub(super) fn new(capacity: usize, cols: u16, rows: u16) -> Output {
         Output {
             retained: Mutex::new(Retained {
                 ring: Ring::new(capacity),
@@ -125,8 +128,20 @@ impl Output {
         PRINTED.fetch_add(data.len() as u64, Ordering::Release);
     }
 
-    fn close(&self) {
+    pub(super) fn close(&self) {
         self.progress.send_modify(|p| p.closed = true);
+    }
+
+    /// A mirror told that the stream goes on at `offset` from the screen `snapshot` (escape
+    /// sequences): what it retained is forgotten, the screen redrawn from the snapshot.
+    pub(super) fn restart(&self, offset: u64, snapshot: &str) {
+        let end = {
+            let mut retained = self.retained.lock_or_recover();
+            retained.ring.jump_to(offset);
+            retained.screen.restore(snapshot);
+            retained.ring.end()
+        };
+        self.progress.send_modify(|p| p.end = end);
     }
 
     /// See [`Ring::read_from`].
@@ -174,7 +189,7 @@ pub enum InputPart {
 }
 
 /// A unit of input: its parts are written in order with nothing else in between.
-struct InputJob {
+pub(super) struct InputJob {
     parts: Vec<InputPart>,
     /// Told once every part was written (or writing failed).
     done: Option<std::sync::mpsc::SyncSender<std::io::Result<()>>>,
@@ -183,6 +198,93 @@ struct InputJob {
 /// Called on the reader thread for every signal the program announces.
 pub type SignalHandler = Box<dyn Fn(TerminalSignal) + Send + 'static>;
 
+/// Where a process's PTY is: in this process, or in a PTY host.
+enum Backend {
+    Local(Mutex<Box<dyn MasterPty + Send>>),
+    Remote(Arc<dyn RemoteControl>),
+}
+
+/// What a hosted process's owner does for it on the host.
+pub(super) trait RemoteControl: Send + Sync {
+    fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()>;
+    fn terminate(&self);
+    fn kill(&self);
+}
+
+/// The mirrored state of a hosted process, fed from the host's stream.
+pub(super) struct HostedMirror {
+    pub output: Arc<Output>,
+    pub size: watch::Sender<(u16, u16)>,
+    pub title: watch::Sender<Option<String>>,
+    pub exit: watch::Receiver<Option<i32>>,
+}
+
+/// Takes a terminal's output as it arrives: into the ring and screen, and through the signal
+/// scanner (titles, agent states, state queries answered on `answers`).
+pub(super) struct OutputConsumer {
+    pub output: Arc<Output>,
+    pub scanner: OscScanner,
+    pub title: watch::Sender<Option<String>>,
+    pub on_signal: SignalHandler,
+    pub answers: Option<std::sync::mpsc::SyncSender<InputJob>>,
+}
+
+impl OutputConsumer {
+    pub fn consume(&mut self, bytes: &[u8]) {
+        self.output.append(bytes);
+        for signal in self.scanner.scan(bytes) {
+            match &signal {
+                TerminalSignal::Title(text) => {
+                    self.title.send_replace(Some(text.clone()));
+                }
+                TerminalSignal::StateQuery => {
+                    if let Some(answers) = &self.answers {
+                        let _ = answers.try_send(InputJob {
+                            parts: vec![InputPart::Bytes(STATE_QUERY_ANSWER.to_vec())],
+                            done: None,
+                        });
+                    }
+                }
+                TerminalSignal::AgentState(_) | TerminalSignal::Workspace(_) => {}
+            }
+            (self.on_signal)(signal);
+        }
+    }
+}
+
+/// Starts the thread that writes a terminal's input jobs to `writer` in order (parts of a job
+/// with nothing in between, pauses kept); returns its queue.
+fn spawn_input_pump(
+    name: String,
+    mut writer: Box<dyn Write + Send>,
+) -> std::io::Result<std::sync::mpsc::SyncSender<InputJob>> {
+    let (input, pending) = std::sync::mpsc::sync_channel::<InputJob>(INPUT_QUEUE);
+    std::thread::Builder::new().name(name).spawn(move || {
+        for job in pending {
+            let mut outcome = Ok(());
+            for part in job.parts {
+                match part {
+                    InputPart::Bytes(bytes) => {
+                        outcome = writer.write_all(&bytes).and_then(|_| writer.flush());
+                    }
+                    InputPart::Pause(pause) => std::thread::sleep(pause),
+                }
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            let failed = outcome.is_err();
+            if let Some(done) = job.done {
+                let _ = done.send(outcome);
+            }
+            if failed {
+                break;
+            }
+        }
+    })?;
+    Ok(input)
+}
+
 /// A running (or finished) process on a PTY.
 pub struct PtyProcess {
     pid: u32,
@@ -190,7 +292,7 @@ pub struct PtyProcess {
     /// Input goes through a bounded queue to a writer thread: a program that stops reading its
     /// terminal fills the PTY buffer, and that must block nobody but that thread.
     input: std::sync::mpsc::SyncSender<InputJob>,
-    master: Mutex<Box<dyn MasterPty + Send>>,
+    backend: Backend,
     /// The terminal's size in cells (cols, rows); viewers follow it.
     size: watch::Sender<(u16, u16)>,
     /// The window title the program set last (OSC 0 / 2).
@@ -226,6 +328,9 @@ impl PtyProcess {
         let mut command = CommandBuilder::new(&spec.program);
         command.args(&spec.args);
         command.cwd(&spec.cwd);
+        if !spec.inherit_env {
+            command.env_clear();
+        }
         command.env("TERM", "xterm-256color");
         for (key, value) in &spec.env {
             command.env(key, value);
@@ -246,44 +351,22 @@ impl PtyProcess {
         drop(pair.slave);
         let pid = child.process_id().unwrap_or(0);
         let mut reader = pair.master.try_clone_reader()?;
-        let mut writer = pair.master.take_writer()?;
-        let (input, pending) = std::sync::mpsc::sync_channel::<InputJob>(INPUT_QUEUE);
-        std::thread::Builder::new()
-            .name(format!("pty-write-{pid}"))
-            .spawn(move || {
-                for job in pending {
-                    let mut outcome = Ok(());
-                    for part in job.parts {
-                        match part {
-                            InputPart::Bytes(bytes) => {
-                                outcome = writer.write_all(&bytes).and_then(|_| writer.flush());
-                            }
-                            InputPart::Pause(pause) => std::thread::sleep(pause),
-                        }
-                        if outcome.is_err() {
-                            break;
-                        }
-                    }
-                    let failed = outcome.is_err();
-                    if let Some(done) = job.done {
-                        let _ = done.send(outcome);
-                    }
-                    if failed {
-                        break;
-                    }
-                }
-            })?;
+        let writer = pair.master.take_writer()?;
+        let input = spawn_input_pump(format!("pty-write-{pid}"), Box::new(writer))?;
 
         let output = Arc::new(Output::new(spec.ring_bytes, spec.cols, spec.rows));
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
-        let reader_output = output.clone();
         let title = watch::channel(None).0;
-        let reader_title = title.clone();
-        let answers = spec.answer_state_query.then(|| input.clone());
+        let mut consumer = OutputConsumer {
+            output: output.clone(),
+            scanner: OscScanner::default(),
+            title: title.clone(),
+            on_signal,
+            answers: spec.answer_state_query.then(|| input.clone()),
+        };
         std::thread::Builder::new()
             .name(format!("pty-read-{pid}"))
             .spawn(move || {
-                let mut scanner = OscScanner::default();
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
                     match reader.read(&mut buf) {
@@ -295,31 +378,14 @@ impl PtyProcess {
                                     transcript = None;
                                 }
                             }
-                            reader_output.append(&buf[..n]);
-                            for signal in scanner.scan(&buf[..n]) {
-                                match &signal {
-                                    TerminalSignal::Title(text) => {
-                                        reader_title.send_replace(Some(text.clone()));
-                                    }
-                                    TerminalSignal::StateQuery => {
-                                        if let Some(answers) = &answers {
-                                            let _ = answers.try_send(InputJob {
-                                                parts: vec![InputPart::Bytes(STATE_QUERY_ANSWER.to_vec())],
-                                                done: None,
-                                            });
-                                        }
-                                    }
-                                    TerminalSignal::AgentState(_) | TerminalSignal::Workspace(_) => {}
-                                }
-                                on_signal(signal);
-                            }
+                            consumer.consume(&buf[..n]);
                         }
                         Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                         // EIO: every slave descriptor is closed.
                         Err(_) => break,
                     }
                 }
-                reader_output.close();
+                consumer.output.close();
                 let _ = drained_tx.send(());
             })?;
 
@@ -346,11 +412,33 @@ impl PtyProcess {
             pid,
             output,
             input,
-            master: Mutex::new(pair.master),
+            backend: Backend::Local(Mutex::new(pair.master)),
             size: watch::channel((spec.cols, spec.rows)).0,
             title,
             controller: watch::channel(0).0,
             exit: exit_rx,
+        }))
+    }
+
+    /// A process another process hosts (see `super::host`): its output, size, title and exit
+    /// are mirrored here by whoever reads the host's stream; input, resizes and signals go to
+    /// `remote`.
+    pub(super) fn hosted(
+        pid: u32,
+        mirror: HostedMirror,
+        input: Box<dyn Write + Send>,
+        remote: Arc<dyn RemoteControl>,
+    ) -> std::io::Result<Arc<PtyProcess>> {
+        let input = spawn_input_pump(format!("pty-forward-{pid}"), input)?;
+        Ok(Arc::new(PtyProcess {
+            pid,
+            output: mirror.output,
+            input,
+            backend: Backend::Remote(remote),
+            size: mirror.size,
+            title: mirror.title,
+            controller: watch::channel(0).0,
+            exit: mirror.exit,
         }))
     }
 
@@ -417,15 +505,23 @@ impl PtyProcess {
     /// Sets the terminal's size; viewers watching [`PtyProcess::size_watch`] hear of it.
     pub fn resize(&self, cols: u16, rows: u16) -> anyhow::Result<()> {
         let (cols, rows) = (cols.max(1), rows.max(1));
-        let master = self.master.lock_or_recover();
-        // The screen first: output the program draws for the new size comes after this.
-        self.output.resize_screen(cols, rows);
-        master.resize(PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })?;
+        match &self.backend {
+            Backend::Local(master) => {
+                let master = master.lock_or_recover();
+                // The screen first: output the program draws for the new size comes after this.
+                self.output.resize_screen(cols, rows);
+                master.resize(PtySize {
+                    rows,
+                    cols,
+                    pixel_width: 0,
+                    pixel_height: 0,
+                })?;
+            }
+            Backend::Remote(remote) => {
+                self.output.resize_screen(cols, rows);
+                remote.resize(cols, rows)?;
+            }
+        }
         self.size.send_if_modified(|size| {
             let changed = *size != (cols, rows);
             *size = (cols, rows);
@@ -472,6 +568,10 @@ impl PtyProcess {
     /// Ends the whole process group: SIGHUP + SIGTERM now, SIGKILL after a grace period (also
     /// reaching children that outlived the leader).
     pub fn terminate(&self) {
+        if let Backend::Remote(remote) = &self.backend {
+            remote.terminate();
+            return;
+        }
         let pgid = self.pid as libc::pid_t;
         if pgid <= 1 {
             return;
@@ -488,6 +588,10 @@ impl PtyProcess {
 
     /// Immediate SIGKILL of the whole group (server shutdown).
     pub fn kill_now(&self) {
+        if let Backend::Remote(remote) = &self.backend {
+            remote.kill();
+            return;
+        }
         let pgid = self.pid as libc::pid_t;
         if pgid > 1 {
             signal_group(pgid, libc::SIGKILL);

@@ -32,6 +32,13 @@ impl Ring {
         self.start
     }
 
+    /// Forgets what is retained and continues at `offset` (a mirror that was told the stream
+    /// goes on from there).
+    pub fn jump_to(&mut self, offset: u64) {
+        self.bytes.clear();
+        self.start = offset;
+    }
+
     pub fn push(&mut self, data: &[u8]) {
         let data = if data.len() > self.capacity {
             // Only the newest `capacity` bytes can be kept.

@@ -60,6 +60,13 @@ impl Screen {
         }
     }
 
+    /// Starts over from `snapshot` (another emulator's [`Screen::snapshot`]), history and all.
+    pub fn restore(&mut self, snapshot: &str) {
+        let (rows, cols) = self.parser.screen().size();
+        self.parser = vt100::Parser::new_with_callbacks(rows, cols, 0, History::default());
+        self.parser.process(snapshot.as_bytes());
+    }
+
     pub fn process(&mut self, bytes: &[u8]) {
         self.parser.process(bytes);
     }

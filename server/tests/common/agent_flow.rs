@@ -96,9 +96,17 @@ pub fn session<'a>(status: &'a Value, id: &str) -> &'a Value {
 /// anything they left behind).
 pub fn processes_using(variable: &str, dir: &Path, server: &TestServer) -> Vec<String> {
     let needle = format!("{variable}={}", dir.display());
+    // The server and its PTY host carry the variable too; they are not agents.
+    let launcher = [
+        Some(server.pid().to_string()),
+        server.get_ok("/api/status")["pty_host"]["pid"]
+            .as_u64()
+            .map(|pid| pid.to_string()),
+    ];
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if entry.file_name().to_string_lossy() == server.pid().to_string() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if launcher.iter().flatten().any(|pid| *pid == name) {
             continue;
         }
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {

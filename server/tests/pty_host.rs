@@ -1,0 +1,193 @@
+//! The PTY host against the real binary: agents survive a server kill, the next server takes
+//! them over (same process, every byte of their terminal once, the queue and mailbox go on), new
+//! agents get the new server's environment, and the host's socket refuses bad input.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use common::{wait_for, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Every role prints numbered ticks (and `X` from its environment) until it is ended.
+const COUNTER: &str =
+    "sh -c 'echo \"env-x=$X\"; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo tick-$i; sleep 0.02; done'";
+
+fn session(status: &Value, id: &str) -> Value {
+    status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no session {id}"))
+}
+
+/// Everything a viewer of the session's terminal gets from offset 0, until `enough` holds.
+async fn view_from_start(server: &TestServer, id: &str, enough: impl Fn(&str) -> bool) -> String {
+    let view = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": id}),
+    );
+    let url = view["terminal"]["url"].as_str().unwrap();
+    let terminal = view["terminal"]["id"].as_str().unwrap();
+    let token = url.split("token=").nth(1).unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/terminal/{terminal}?token={token}&since=0",
+        server.host()
+    ))
+    .await
+    .unwrap();
+    let mut bytes = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("output goes on");
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                bytes.extend_from_slice(&data);
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+                if enough(&String::from_utf8_lossy(&bytes)) {
+                    return String::from_utf8_lossy(&bytes).into_owned();
+                }
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                assert_ne!(event["type"], "snapshot", "the whole output is retained");
+                assert_ne!(event["type"], "skipped");
+                if event["type"] == "hello" {
+                    assert_eq!(event["offset"], 0);
+                }
+            }
+            Some(Ok(_)) => {}
+            end => panic!("stream ended: {end:?}"),
+        }
+    }
+}
+
+/// The tick numbers in `text`, in order.
+fn ticks(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("tick-"))
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_survives_a_server_kill_and_the_next_server_takes_it_over() {
+    let args = ["--agent", "custom", "--agent-command", COUNTER];
+    let server = TestServer::start_with(&args, &[("X", "first")]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "count"}));
+    let zid = started["session"]["id"].as_str().unwrap().to_string();
+    let pid = started["session"]["pid"].clone();
+    let department = server.post_ok(
+        "/api/start_department",
+        json!({"parent_session_id": zid, "department": "lingyubu", "task": "count"}),
+    );
+    let did = department["session"]["id"].as_str().unwrap().to_string();
+    let incoming = started["session"]["mailbox"]["incoming"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host = server.get_ok("/api/status")["pty_host"]["pid"].clone();
+    assert!(host.is_u64(), "a PTY host runs");
+    view_from_start(&server, &zid, |t| t.contains("tick-5\r\n")).await;
+
+    // The server is killed; while it is down the department reports through the mailbox.
+    let mut server = server;
+    server.stop_with(libc::SIGKILL);
+    let report = json!({"parent_session_id": zid, "department_session_id": did,
+        "department": "lingyubu", "summary": "counted while nobody watched", "changed_files": []});
+    let tmp = std::path::Path::new(&incoming).join(".tmp-report");
+    std::fs::write(&tmp, report.to_string()).unwrap();
+    std::fs::rename(
+        &tmp,
+        std::path::Path::new(&incoming).join(format!("{did}.json")),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let server = server.restart(&args, &[("X", "second")]);
+    let status = server.get_ok("/api/status");
+    assert_eq!(status["pty_host"]["pid"], host, "the same host");
+    let taken = session(&status, &zid);
+    assert_eq!(taken["status"], "running", "{taken}");
+    assert_eq!(taken["pid"], pid, "the same process");
+    // Its terminal from offset 0: every tick once, in order, including those printed while
+    // no server was attached.
+    let text = view_from_start(&server, &zid, |t| ticks(t).len() >= 60).await;
+    let seen = ticks(&text);
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<_>>(), "{text}");
+    // The report written while the server was down is registered once.
+    let inbox = wait_for(Duration::from_secs(10), "the report", || {
+        let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
+        (inbox["unread_count"] == 1).then_some(inbox)
+    });
+    assert_eq!(
+        inbox["unread_results"][0]["summary"],
+        "counted while nobody watched"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let inbox = server.get_ok(&format!("/api/zhongshu_inbox?id={zid}&peek=1"));
+    assert_eq!(inbox["unread_count"], 1);
+
+    // A new agent gets the new server's environment, not the host's (started by the first).
+    let fresh = server.post_ok("/api/start_zhongshu_session", json!({"task": "env"}));
+    let fresh_id = fresh["session"]["id"].as_str().unwrap().to_string();
+    let text = view_from_start(&server, &fresh_id, |t| t.contains("tick-1\r\n")).await;
+    assert!(text.contains("env-x=second"), "{text}");
+    assert_eq!(
+        server.get_ok("/api/status")["pty_host"]["sessions"],
+        3,
+        "two taken over, one new"
+    );
+}
+
+#[test]
+fn the_host_socket_is_private_and_survives_bad_frames() {
+    let args = ["--agent", "custom", "--agent-command", COUNTER];
+    let server = TestServer::start_with(&args, &[]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "count"}));
+    let id = started["session"]["id"].as_str().unwrap().to_string();
+    let host = server.get_ok("/api/status")["pty_host"]["pid"].clone();
+    let socket = server.repo_path().join(".tmp/pty-host.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
+
+    let garbage: Vec<Vec<u8>> = vec![
+        // A length over the cap.
+        u32::MAX.to_be_bytes().to_vec(),
+        // An unknown message, then a valid one with the wrong version.
+        frame(b"\x00{\"type\":\"run\",\"program\":\"rm\"}"),
+        frame(b"\x00{\"type\":\"hello\",\"version\":999}"),
+        // Not JSON; an unknown frame kind; bytes for a terminal before any hello.
+        frame(b"\x00{{{{"),
+        frame(b"\x09"),
+        frame(b"\x01\x05zzzzz\x00\x00\x00\x00\x00\x00\x00\x00echo pwned\n"),
+    ];
+    for bytes in garbage {
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(&bytes).unwrap();
+        // The host answers (a refusal) or closes; it does not hang or crash.
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    }
+    let status = server.get_ok("/api/status");
+    assert_eq!(status["pty_host"]["pid"], host, "the same host runs");
+    assert_eq!(session(&status, &id)["status"], "running");
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
