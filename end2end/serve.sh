@@ -9,4 +9,5 @@ mkdir -p "$repo"
 git -C "$repo" init -q
 printf '# e2e fixture\n' >"$repo/README.md"
 export CODEX_GOVERNANCE_DEMO_STEP_MS=${CODEX_GOVERNANCE_DEMO_STEP_MS:-1500}
-exec "$here/../target/release/codex-governance" serve --port "$port" --repo "$repo" --agent demo
+# Agents end with the server: nothing is left running after the suite.
+exec "$here/../target/release/codex-governance" serve --port "$port" --repo "$repo" --agent demo --stop-agents-on-exit

@@ -71,6 +71,42 @@ async fn view_from_start(server: &TestServer, id: &str, enough: impl Fn(&str) ->
     }
 }
 
+/// A viewer of terminal `path` (`/ws/terminal/…?token=…[&since=N]`): the offset `hello` gives,
+/// and the bytes until `enough` holds.
+async fn view(server: &TestServer, path: &str, enough: impl Fn(&[u8]) -> bool) -> (u64, Vec<u8>) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}{path}", server.host()))
+        .await
+        .unwrap();
+    let (mut offset, mut bytes) = (None, Vec::new());
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("output goes on");
+        match message {
+            Some(Ok(Message::Binary(data))) => {
+                bytes.extend_from_slice(&data);
+                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
+                let _ = socket.send(Message::Text(ack.into())).await;
+                if enough(&bytes) {
+                    return (offset.expect("hello first"), bytes);
+                }
+            }
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                assert!(
+                    event["type"] != "snapshot" && event["type"] != "skipped",
+                    "{event}"
+                );
+                if event["type"] == "hello" {
+                    offset = event["offset"].as_u64();
+                }
+            }
+            Some(Ok(_)) => {}
+            end => panic!("stream ended: {end:?}"),
+        }
+    }
+}
+
 /// The tick numbers in `text`, in order.
 fn ticks(text: &str) -> Vec<u64> {
     text.lines()
@@ -97,7 +133,16 @@ async fn a_session_survives_a_server_kill_and_the_next_server_takes_it_over() {
         .to_string();
     let host = server.get_ok("/api/status")["pty_host"]["pid"].clone();
     assert!(host.is_u64(), "a PTY host runs");
-    view_from_start(&server, &zid, |t| t.contains("tick-5\r\n")).await;
+    // A viewer watches the session's terminal for a while: it has seen `seen` bytes.
+    let shown = server.post_ok(
+        "/api/session_browser_terminal/start",
+        json!({"session_id": zid}),
+    );
+    let url = shown["terminal"]["url"].as_str().unwrap();
+    let path = format!("/ws/terminal/{}", url.rsplit_once("/terminal/").unwrap().1);
+    let (start, before) = view(&server, &path, |b| b.windows(7).any(|w| w == b"tick-5\r")).await;
+    assert_eq!(start, 0);
+    let seen = before.len() as u64;
 
     // The server is killed; while it is down the department reports through the mailbox.
     let mut server = server;
@@ -119,6 +164,17 @@ async fn a_session_survives_a_server_kill_and_the_next_server_takes_it_over() {
     let taken = session(&status, &zid);
     assert_eq!(taken["status"], "running", "{taken}");
     assert_eq!(taken["pid"], pid, "the same process");
+    // The same terminal URL works on the new server; resuming after what the viewer saw gives
+    // exactly the rest: together, every tick once.
+    let (resumed_at, after) = view(&server, &format!("{path}&since={seen}"), |b| {
+        ticks(&String::from_utf8_lossy(b)).len() >= 30
+    })
+    .await;
+    assert_eq!(resumed_at, seen);
+    let mut whole = before.clone();
+    whole.extend_from_slice(&after);
+    let joined = ticks(&String::from_utf8_lossy(&whole));
+    assert_eq!(joined, (1..=joined.len() as u64).collect::<Vec<_>>());
     // Its terminal from offset 0: every tick once, in order, including those printed while
     // no server was attached.
     let text = view_from_start(&server, &zid, |t| ticks(t).len() >= 60).await;

@@ -94,18 +94,27 @@ impl Engine {
             .map(|p| (p.session_id.clone(), p))
             .collect();
         let queue = store.queue::<QueuedAssignment>()?.into_iter().collect();
-        // Terminals of a previous run: their processes and tokens are gone.
+        // Terminals of a previous run: their processes and tokens are gone, except the views of
+        // sessions the PTY host still runs: those keep their URL (with its token), so a page
+        // that stayed open reconnects to them.
         let terminals: Vec<TerminalEntry> = store
             .terminals::<BrowserTerminal>()?
             .into_iter()
             .enumerate()
             .map(|(i, mut record)| {
-                if record.status == TerminalStatus::Running {
+                let taken_over = record
+                    .session_id
+                    .as_ref()
+                    .is_some_and(|id| hosted.get(id).is_some_and(|h| h.exit_code.is_none()));
+                let token = (taken_over && record.status == TerminalStatus::Running)
+                    .then(|| terminals::token_of(&record.url))
+                    .flatten();
+                if record.status == TerminalStatus::Running && token.is_none() {
                     terminals::mark_ended(&mut record, now_text.clone());
                 }
                 TerminalEntry {
                     record,
-                    token: None,
+                    token,
                     process: None,
                     seq: i as i64,
                 }

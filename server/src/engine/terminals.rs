@@ -48,6 +48,12 @@ pub enum ViewerRefusal {
     UnknownTerminal,
 }
 
+/// The token in a terminal's URL (`…?token=<32 hex digits>`), if it has a well-formed one.
+pub(super) fn token_of(url: &str) -> Option<String> {
+    let token = url.rsplit_once("?token=")?.1;
+    (token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| token.to_string())
+}
+
 /// A terminal whose process is gone.
 pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
     record.status = TerminalStatus::Exited;
@@ -394,5 +400,27 @@ impl Engine {
             terminal: entry.record.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_of;
+
+    #[test]
+    fn a_terminal_token_is_read_back_from_its_url_only_when_well_formed() {
+        let token = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            token_of(&format!("http://127.0.0.1:1/terminal/t-1?token={token}")).as_deref(),
+            Some(token)
+        );
+        for bad in [
+            "http://127.0.0.1:1/terminal/t-1",
+            "http://127.0.0.1:1/terminal/t-1?token=",
+            "http://127.0.0.1:1/terminal/t-1?token=xyz",
+            "http://127.0.0.1:1/terminal/t-1?token=0123456789abcdef0123456789abcdef&x=1",
+        ] {
+            assert_eq!(token_of(bad), None, "{bad}");
+        }
     }
 }
