@@ -31,12 +31,15 @@ export class Launcher {
   /** Directories removed by `stop`. */
   dirs: string[] = [];
 
-  /** Starts `codex-governance serve --port 0 --repo <repo> ...args`; resolves with its URL. */
-  async start(repo: string, args: string[]): Promise<void> {
+  /**
+   * Starts `codex-governance serve --port <port> --repo <repo> ...args` (port 0: a free one);
+   * resolves with its URL.
+   */
+  async start(repo: string, args: string[], port = 0): Promise<void> {
     const binary = path.join(root, "target/release/codex-governance");
     const env = { ...process.env };
     delete env.LEPTOS_SITE_ADDR;
-    this.child = spawn(binary, ["serve", "--port", "0", "--repo", repo, ...args], {
+    this.child = spawn(binary, ["serve", "--port", String(port), "--repo", repo, ...args], {
       env,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -48,6 +51,16 @@ export class Launcher {
       });
       this.child!.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
     });
+  }
+
+  /** Kills the server (SIGKILL, as a crash would); its directories stay. */
+  async kill() {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    }
   }
 
   /** Stops the server (which ends its sessions), then removes the directories. */
