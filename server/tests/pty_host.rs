@@ -247,3 +247,26 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(body);
     out
 }
+
+#[test]
+fn a_host_whose_state_directory_is_gone_or_replaced_ends_its_agents() {
+    let args = ["--agent", "custom", "--agent-command", COUNTER];
+    let mut server = TestServer::start_with(&args, &[]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "count"}));
+    let pid = started["session"]["pid"].as_i64().unwrap() as i32;
+    let host = server.get_ok("/api/status")["pty_host"]["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    server.stop_with(libc::SIGKILL);
+    // The state directory is removed and made again under the same name.
+    let state = server.repo_path().join(".tmp");
+    std::fs::remove_dir_all(&state).unwrap();
+    std::fs::create_dir(&state).unwrap();
+    // SAFETY: kill with signal 0 only checks existence.
+    let alive = |pid: i32| unsafe { libc::kill(pid, 0) == 0 };
+    wait_for(
+        Duration::from_secs(10),
+        "the agent and its host to end",
+        || (!alive(pid) && !alive(host)).then_some(()),
+    );
+}

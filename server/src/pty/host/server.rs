@@ -47,6 +47,9 @@ fn lock_path(state_dir: &Path) -> PathBuf {
 
 struct Host {
     state_dir: PathBuf,
+    /// The state directory's device and inode: a directory made anew under the same name (a
+    /// test fixture recreated, the state removed and started over) is not this host's.
+    identity: (u64, u64),
     terminals: Mutex<HashMap<String, Arc<PtyProcess>>>,
     started_at: String,
     connections: AtomicUsize,
@@ -141,6 +144,7 @@ async fn serve(state_dir: PathBuf) -> Result<()> {
     let socket = socket_path(&state_dir);
     let listener = bind(&socket)?;
     let host = Arc::new(Host {
+        identity: identity(&state_dir).context("cannot read the state directory")?,
         state_dir: state_dir.clone(),
         terminals: Mutex::new(HashMap::new()),
         started_at: chrono::Utc::now().to_rfc3339(),
@@ -168,8 +172,8 @@ async fn serve(state_dir: PathBuf) -> Result<()> {
                 });
             }
             _ = check.tick() => {
-                if !host.state_dir.is_dir() {
-                    tracing::info!("state directory gone; ending every terminal");
+                if identity(&host.state_dir).ok() != Some(host.identity) {
+                    tracing::info!("state directory gone or replaced; ending every terminal");
                     let host = host.clone();
                     let _ = tokio::task::spawn_blocking(move || host.stop_all()).await;
                     break;
@@ -186,6 +190,12 @@ async fn serve(state_dir: PathBuf) -> Result<()> {
     }
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+fn identity(dir: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 async fn read_frame(stream: &mut (impl AsyncReadExt + Unpin)) -> Result<Frame<ToHost>, FrameError> {
