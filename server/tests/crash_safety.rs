@@ -1,7 +1,8 @@
 //! Crash safety: the server is killed with SIGKILL at random moments while sessions start,
 //! plans register and mailbox files arrive, then restarted. The database opens, everything the
-//! server acknowledged is still there, every mailbox file is registered exactly once, and the
-//! audit log has no torn line.
+//! server acknowledged is still there, every mailbox file is registered exactly once, the audit
+//! log has no torn line, the agents that were running run on (taken over from the PTY host, the
+//! same processes), and after `stop` no agent process is left.
 
 mod common;
 
@@ -21,7 +22,8 @@ fn iterations() -> usize {
         .unwrap_or(6)
 }
 
-const AGENT: &[&str] = &["--agent", "custom", "--agent-command", "sleep 600"];
+/// Agents that never end on their own (a duration no other test uses, to find them after).
+const AGENT: &[&str] = &["--agent", "custom", "--agent-command", "sleep 613"];
 
 #[derive(Default)]
 struct Acknowledged {
@@ -96,6 +98,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         server = server.restart(AGENT, &[]);
         let acknowledged = acknowledged.lock().unwrap();
         verify(&server, &acknowledged);
+        verify_taken_over(&server);
         eprintln!(
             "iteration {iteration}: killed after {kill_after:?}; acknowledged so far: {} sessions, {} plans, {} mailbox reports",
             acknowledged.sessions.len(),
@@ -103,6 +106,61 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             acknowledged.reports.len()
         );
     }
+    // `stop` ends the host and every agent: no process is left.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+        .args(["stop", "--state-dir"])
+        .arg(server.state_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wait_for(Duration::from_secs(10), "every agent to end", || {
+        agent_pids().is_empty().then_some(())
+    });
+}
+
+/// Every session the restarted server shows running is a live process it took over from the
+/// PTY host, and every agent process is a running session's (none orphaned by a kill that came
+/// between the host's start of a process and the server's record of it).
+fn verify_taken_over(server: &TestServer) {
+    let status = server.get_ok("/api/status");
+    let running: HashSet<i64> = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "running")
+        .map(|s| s["pid"].as_i64().expect("a running session has a pid"))
+        .collect();
+    assert_eq!(
+        status["pty_host"]["sessions"].as_u64(),
+        Some(running.len() as u64),
+        "every running session is mirrored from the host"
+    );
+    wait_for(Duration::from_secs(10), "orphans to end", || {
+        let agents = agent_pids();
+        agents.iter().all(|pid| running.contains(pid)).then_some(())
+    });
+    for pid in &running {
+        // SAFETY: signal 0 only checks existence.
+        assert_eq!(
+            unsafe { libc::kill(*pid as i32, 0) },
+            0,
+            "agent {pid} is gone"
+        );
+    }
+}
+
+/// Pids of this test's agent processes.
+fn agent_pids() -> HashSet<i64> {
+    let mut pids = HashSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline == b"sleep\0613\0" {
+            if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+                pids.insert(pid);
+            }
+        }
+    }
+    pids
 }
 
 fn verify(server: &TestServer, acknowledged: &Acknowledged) {
