@@ -154,7 +154,7 @@ fn agent_pids() -> HashSet<i64> {
     let mut pids = HashSet::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if cmdline == b"sleep\0613\0" {
+        if cmdline == b"sleep\x00613\x00" {
             if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
                 pids.insert(pid);
             }
