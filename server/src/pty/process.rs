@@ -83,49 +83,101 @@ pub fn bytes_printed() -> u64 {
     PRINTED.load(Ordering::Acquire)
 }
 
-/// The retained bytes and the screen they drew, changed together: a snapshot and the offset it
-/// stands for always agree.
-struct Retained {
-    ring: Ring,
+/// The emulated screen, and the stream offset up to which it has read the output.
+struct ScreenState {
     screen: Screen,
+    at: u64,
 }
 
+/// Output read by the screen's thread at a time.
+const SCREEN_CHUNK: usize = 256 * 1024;
+
 /// Output shared between the reader thread and everyone who watches it.
+///
+/// The emulated screen reads the retained output on a thread of its own, so emulation never
+/// slows the reader (nor, through the PTY, the program). A snapshot first brings the screen up
+/// to the end of the stream, so it is exact unless the screen fell behind by more than the ring
+/// holds (a flood of output faster than the emulator): it then goes on from the oldest byte kept.
+/// Locks are taken screen first, then ring.
 pub struct Output {
-    retained: Mutex<Retained>,
+    ring: Mutex<Ring>,
+    screen: Mutex<ScreenState>,
+    /// Wakes the screen's thread when bytes arrive (one pending wake is enough).
+    wake: std::sync::mpsc::SyncSender<()>,
     progress: watch::Sender<OutputProgress>,
     /// Unix milliseconds of the last output, 0 before any.
     last_output_ms: AtomicI64,
 }
 
 impl Output {
-    pub(super) fn new(capacity: usize, cols: u16, rows: u16) -> Output {
-        Output {
-            retained: Mutex::new(Retained {
-                ring: Ring::new(capacity),
+    pub(super) fn new(capacity: usize, cols: u16, rows: u16) -> Arc<Output> {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let output = Arc::new(Output {
+            ring: Mutex::new(Ring::new(capacity)),
+            screen: Mutex::new(ScreenState {
                 screen: Screen::new(cols, rows),
+                at: 0,
             }),
+            wake,
             progress: watch::channel(OutputProgress {
                 end: 0,
                 closed: false,
             })
             .0,
             last_output_ms: AtomicI64::new(0),
+        });
+        let weak = Arc::downgrade(&output);
+        let spawned = std::thread::Builder::new()
+            .name("pty-screen".into())
+            .spawn(move || {
+                // Ends when the output is dropped (and with it the sending side).
+                while woken.recv().is_ok() {
+                    let Some(output) = weak.upgrade() else { return };
+                    let mut screen = output.screen.lock_or_recover();
+                    output.catch_up(&mut screen);
+                }
+            });
+        if let Err(err) = spawned {
+            // Snapshots still bring the screen up to date themselves.
+            tracing::warn!(%err, "no screen thread for a terminal");
         }
+        output
     }
 
     fn append(&self, data: &[u8]) {
         let end = {
-            let mut retained = self.retained.lock_or_recover();
-            retained.ring.push(data);
-            retained.screen.process(data);
-            retained.ring.end()
+            let mut ring = self.ring.lock_or_recover();
+            ring.push(data);
+            ring.end()
         };
         self.last_output_ms
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
         self.progress.send_modify(|p| p.end = end);
+        let _ = self.wake.try_send(());
         // After the ring and the clock: whoever sees the new count sees the new bytes.
         PRINTED.fetch_add(data.len() as u64, Ordering::Release);
+    }
+
+    /// Feeds the screen what the ring holds beyond it, a chunk at a time (the reader is held up
+    /// only while a chunk is copied out).
+    fn catch_up(&self, screen: &mut ScreenState) {
+        loop {
+            let (from, bytes) = self
+                .ring
+                .lock_or_recover()
+                .read_from(screen.at, SCREEN_CHUNK);
+            if from > screen.at {
+                tracing::debug!(
+                    lost = from - screen.at,
+                    "a terminal's screen fell behind its retained output"
+                );
+            }
+            screen.at = from + bytes.len() as u64;
+            if bytes.is_empty() {
+                return;
+            }
+            screen.screen.process(&bytes);
+        }
     }
 
     pub(super) fn close(&self) {
@@ -136,32 +188,43 @@ impl Output {
     /// sequences): what it retained is forgotten, the screen redrawn from the snapshot.
     pub(super) fn restart(&self, offset: u64, snapshot: &str) {
         let end = {
-            let mut retained = self.retained.lock_or_recover();
-            retained.ring.jump_to(offset);
-            retained.screen.restore(snapshot);
-            retained.ring.end()
+            let mut screen = self.screen.lock_or_recover();
+            let mut ring = self.ring.lock_or_recover();
+            ring.jump_to(offset);
+            screen.screen.restore(snapshot);
+            screen.at = offset;
+            ring.end()
         };
         self.progress.send_modify(|p| p.end = end);
     }
 
     /// See [`Ring::read_from`].
     pub fn read_from(&self, offset: u64, max: usize) -> (u64, Vec<u8>) {
-        self.retained.lock_or_recover().ring.read_from(offset, max)
+        self.ring.lock_or_recover().read_from(offset, max)
     }
 
     pub fn tail(&self, max: usize) -> Vec<u8> {
-        self.retained.lock_or_recover().ring.tail(max)
+        self.ring.lock_or_recover().tail(max)
     }
 
     /// Escape sequences that reproduce the terminal as it is after the first `offset` bytes
     /// (see [`Screen::snapshot`]), and that offset: the stream goes on from there.
     pub fn snapshot(&self) -> (u64, String) {
-        let retained = self.retained.lock_or_recover();
-        (retained.ring.end(), retained.screen.snapshot())
+        let mut screen = self.screen.lock_or_recover();
+        self.catch_up(&mut screen);
+        // The last bytes under the ring's lock: the end cannot move until the snapshot is made.
+        let ring = self.ring.lock_or_recover();
+        let (from, rest) = ring.read_from(screen.at, usize::MAX);
+        screen.screen.process(&rest);
+        screen.at = from + rest.len() as u64;
+        (ring.end(), screen.screen.snapshot())
     }
 
     fn resize_screen(&self, cols: u16, rows: u16) {
-        self.retained.lock_or_recover().screen.resize(cols, rows);
+        let mut screen = self.screen.lock_or_recover();
+        // What was printed before the resize is drawn at the old size.
+        self.catch_up(&mut screen);
+        screen.screen.resize(cols, rows);
     }
 
     /// Offset one past the newest byte: how much the program has printed.
@@ -354,7 +417,7 @@ impl PtyProcess {
         let writer = pair.master.take_writer()?;
         let input = spawn_input_pump(format!("pty-write-{pid}"), Box::new(writer))?;
 
-        let output = Arc::new(Output::new(spec.ring_bytes, spec.cols, spec.rows));
+        let output = Output::new(spec.ring_bytes, spec.cols, spec.rows);
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
         let title = watch::channel(None).0;
         let mut consumer = OutputConsumer {

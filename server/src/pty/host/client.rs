@@ -304,7 +304,7 @@ impl HostClient {
         on_signal: SignalHandler,
         on_exit: impl FnOnce(i32) + Send + 'static,
     ) -> anyhow::Result<Arc<PtyProcess>> {
-        let output = Arc::new(Output::new(ring_bytes, cols, rows));
+        let output = Output::new(ring_bytes, cols, rows);
         let title = watch::channel(None).0;
         let size = watch::channel((cols, rows)).0;
         let (exit_tx, exit_rx) = watch::channel(None);
