@@ -270,3 +270,37 @@ fn a_host_whose_state_directory_is_gone_or_replaced_ends_its_agents() {
         || (!alive(pid) && !alive(host)).then_some(()),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_survives_a_server_kill_at_the_same_url() {
+    let server = TestServer::start();
+    let shell = server.post_ok(
+        "/api/browser_terminal/start",
+        json!({"shell": "/bin/sh", "shell_args": ["-c", "echo shell-up; exec sleep 300"]}),
+    );
+    let terminal = shell["terminal"].clone();
+    let url = terminal["url"].as_str().unwrap();
+    let path = format!("/ws/terminal/{}", url.rsplit_once("/terminal/").unwrap().1);
+    let (_, before) = view(&server, &path, |b| b.windows(8).any(|w| w == b"shell-up")).await;
+    let mut server = server;
+    server.stop_with(libc::SIGKILL);
+    let server = server.restart(&[], &[]);
+    let listed = server.get_ok("/api/browser_terminals");
+    let again = listed["terminals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == terminal["id"])
+        .cloned()
+        .unwrap();
+    assert_eq!(again["status"], "running", "{again}");
+    assert_eq!(again["pid"], terminal["pid"]);
+    // The same URL, from the start: the same bytes.
+    let (offset, replay) = view(&server, &path, |b| b.len() >= before.len()).await;
+    assert_eq!(offset, 0);
+    assert_eq!(replay[..before.len()], before[..]);
+    // It is the shell that was reused, not a new one.
+    let reused = server.post_ok("/api/browser_terminal/start", json!({}));
+    assert_eq!(reused["reused"], true);
+    assert_eq!(reused["terminal"]["id"], terminal["id"]);
+}

@@ -126,17 +126,19 @@ impl Engine {
         Ok(watcher)
     }
 
-    /// Ends every shell's and verification's process group (server shutdown), and every
-    /// session's unless the PTY host keeps them for the next server: SIGTERM, a short wait,
+    /// Ends every process group (server shutdown) except those the PTY host keeps for the next
+    /// server (sessions and shells, unless `--stop-agents-on-exit`): SIGTERM, a short wait,
     /// SIGKILL.
     pub fn shutdown(&self) {
-        let keep_sessions = self.sessions_outlive_server();
+        let keep_hosted = self.sessions_outlive_server();
         let processes: Vec<Arc<PtyProcess>> = {
             let state = self.lock();
-            let sessions = state.processes.values().filter(|_| !keep_sessions);
-            sessions
+            state
+                .processes
+                .values()
                 .cloned()
                 .chain(state.terminals.iter().filter_map(|t| t.process.clone()))
+                .filter(|p| !(keep_hosted && p.is_hosted()))
                 .collect()
         };
         for process in &processes {

@@ -1,5 +1,5 @@
-//! Agent sessions in the PTY host (`pty::host`): starting them there, taking them over after a
-//! server restart, and what the status payload says about the host. Shells and verification
+//! Agent sessions and shells in the PTY host (`pty::host`): starting them there, taking them
+//! over after a server restart, and what the status payload says about the host. Verification
 //! terminals stay in the server and end with it.
 
 use std::collections::HashMap;
@@ -91,9 +91,9 @@ impl Engine {
         (on_signal, on_exit)
     }
 
-    /// Starts a session's process: in the PTY host when there is one (a host that died is
-    /// replaced first), else in this server.
-    pub(super) fn spawn_session_process(
+    /// Starts a session's or shell's process: in the PTY host when there is one (a host that
+    /// died is replaced first), else in this server.
+    pub(super) fn spawn_process(
         &self,
         id: &str,
         spec: SpawnSpec,
@@ -110,36 +110,43 @@ impl Engine {
         }
     }
 
-    /// After a restart: takes over the sessions the host still runs (or that ended while no
-    /// server was attached: their exit is recorded as it arrives), and ends what the host keeps
-    /// that no session wants.
+    /// After a restart: takes over the sessions and shells the host still runs (or that ended
+    /// while no server was attached: their exit is recorded as it arrives), and ends what the
+    /// host keeps that nothing here wants.
     pub(super) fn reattach_hosted(&self, hosted: HashMap<String, Hosted>) {
         let Some(host) = self.pty_host() else {
             return;
         };
-        let wanted: Vec<String> = self
-            .lock_to_read()
-            .sessions
-            .iter()
-            .filter(|s| s.status == SessionStatus::Running && hosted.contains_key(&s.id))
-            .map(|s| s.id.clone())
-            .collect();
+        let (sessions, shells): (Vec<String>, Vec<String>) = {
+            let state = self.lock_to_read();
+            let sessions = state
+                .sessions
+                .iter()
+                .filter(|s| s.status == SessionStatus::Running && hosted.contains_key(&s.id))
+                .map(|s| s.id.clone())
+                .collect();
+            let shells = state
+                .terminals
+                .iter()
+                .filter(|t| {
+                    t.token.is_some() && t.process.is_none() && t.record.session_id.is_none()
+                })
+                .filter(|t| hosted.contains_key(&t.record.id))
+                .map(|t| t.record.id.clone())
+                .collect();
+            (sessions, shells)
+        };
         for id in hosted.keys() {
-            if !wanted.contains(id) {
-                tracing::info!("ending {id} in the PTY host: no session of this server wants it");
+            if !sessions.contains(id) && !shells.contains(id) {
+                tracing::info!("ending {id} in the PTY host: nothing of this server wants it");
                 host.discard(id);
             }
         }
-        for id in wanted {
+        let ring = self.shared.config.scrollback_bytes;
+        for id in sessions {
             let (on_signal, on_exit) = self.session_callbacks(&id);
             let terminal = &hosted[&id];
-            match host.attach(
-                terminal,
-                self.shared.config.scrollback_bytes,
-                None,
-                on_signal,
-                on_exit,
-            ) {
+            match host.attach(terminal, ring, None, on_signal, on_exit) {
                 Ok(process) => {
                     tracing::info!(pid = terminal.pid, "took over session {id}");
                     self.lock().processes.insert(id.clone(), process);
@@ -148,6 +155,21 @@ impl Engine {
                 Err(err) => {
                     tracing::warn!("cannot take over session {id}: {err:#}");
                     self.on_exit(&id, crate::pty::host::HOST_LOST);
+                }
+            }
+        }
+        for id in shells {
+            let on_exit = self.terminal_exit_callback(&id);
+            match host.attach(&hosted[&id], ring, None, Box::new(|_| {}), on_exit) {
+                Ok(process) => {
+                    let mut state = self.lock();
+                    if let Some(entry) = state.terminals.iter_mut().find(|t| t.record.id == id) {
+                        entry.process = Some(process);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!("cannot take over shell {id}: {err:#}");
+                    self.on_terminal_exit(&id, crate::pty::host::HOST_LOST);
                 }
             }
         }

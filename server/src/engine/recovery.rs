@@ -94,18 +94,20 @@ impl Engine {
             .map(|p| (p.session_id.clone(), p))
             .collect();
         let queue = store.queue::<QueuedAssignment>()?.into_iter().collect();
-        // Terminals of a previous run: their processes and tokens are gone, except the views of
-        // sessions the PTY host still runs: those keep their URL (with its token), so a page
-        // that stayed open reconnects to them.
+        // Terminals of a previous run: their processes and tokens are gone, except the shells
+        // and session views the PTY host still runs: those keep their URL (with its token), so a
+        // page that stayed open reconnects to them.
         let terminals: Vec<TerminalEntry> = store
             .terminals::<BrowserTerminal>()?
             .into_iter()
             .enumerate()
             .map(|(i, mut record)| {
-                let taken_over = record
-                    .session_id
-                    .as_ref()
-                    .is_some_and(|id| hosted.get(id).is_some_and(|h| h.exit_code.is_none()));
+                // A session's view follows its session; a shell is a hosted terminal itself.
+                let runs = |id: &String| hosted.get(id).is_some_and(|h| h.exit_code.is_none());
+                let taken_over = match &record.session_id {
+                    Some(session) => runs(session),
+                    None => record.kind == TerminalKind::Interactive && runs(&record.id),
+                };
                 let token = (taken_over && record.status == TerminalStatus::Running)
                     .then(|| terminals::token_of(&record.url))
                     .flatten();

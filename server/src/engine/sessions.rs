@@ -171,7 +171,7 @@ impl Engine {
 
         let (on_signal, on_exit) = self.session_callbacks(&id);
         let process = self
-            .spawn_session_process(&id, spec, on_signal, on_exit)
+            .spawn_process(&id, spec, on_signal, on_exit)
             .map_err(|err| {
                 ApiError::bad_request(format!(
                     "cannot start agent `{}` ({program}): {err}",

@@ -62,6 +62,17 @@ pub(super) fn mark_ended(record: &mut BrowserTerminal, at: String) {
 }
 
 impl Engine {
+    /// What a shell's process does when it ends: its terminal is marked ended.
+    pub(super) fn terminal_exit_callback(&self, id: &str) -> Box<dyn FnOnce(i32) + Send + 'static> {
+        let weak = Arc::downgrade(&self.shared);
+        let exit_id = id.to_string();
+        Box::new(move |code| {
+            if let Some(shared) = weak.upgrade() {
+                Engine { shared }.on_terminal_exit(&exit_id, code);
+            }
+        })
+    }
+
     pub(super) fn terminal_url(&self, id: &str, token: &str) -> String {
         format!("{}/terminal/{id}?token={token}", self.shared.launcher_url)
     }
@@ -141,14 +152,10 @@ impl Engine {
             "CODEX_GOVERNANCE_URL".into(),
             self.shared.launcher_url.clone(),
         )];
-        let weak = Arc::downgrade(&self.shared);
-        let exit_id = id.clone();
-        let process = PtyProcess::spawn(spec, move |code| {
-            if let Some(shared) = weak.upgrade() {
-                Engine { shared }.on_terminal_exit(&exit_id, code);
-            }
-        })
-        .map_err(|e| ApiError::bad_request(format!("cannot start shell {shell}: {e}")))?;
+        let on_exit = self.terminal_exit_callback(&id);
+        let process = self
+            .spawn_process(&id, spec, Box::new(|_| {}), on_exit)
+            .map_err(|e| ApiError::bad_request(format!("cannot start shell {shell}: {e}")))?;
         let record = BrowserTerminal {
             id: id.clone(),
             status: TerminalStatus::Running,

@@ -107,7 +107,12 @@ pub struct Output {
     progress: watch::Sender<OutputProgress>,
     /// Unix milliseconds of the last output, 0 before any.
     last_output_ms: AtomicI64,
+    /// Readers that new output waits for (see [`Output::pacer`]): the offsets they have taken.
+    pacers: Mutex<Vec<std::sync::Weak<AtomicU64>>>,
 }
+
+/// How long new output waits, at most, for a pacing reader to make room.
+const PACE_WAIT: Duration = Duration::from_millis(500);
 
 impl Output {
     pub(super) fn new(capacity: usize, cols: u16, rows: u16) -> Arc<Output> {
@@ -125,6 +130,7 @@ impl Output {
             })
             .0,
             last_output_ms: AtomicI64::new(0),
+            pacers: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&output);
         let spawned = std::thread::Builder::new()
@@ -144,7 +150,46 @@ impl Output {
         output
     }
 
+    /// Registers a reader that output waits for: while the offset it stores (the bytes it has
+    /// taken) is so far behind that new bytes would push untaken ones out of the ring, the
+    /// writer waits, up to [`PACE_WAIT`] per write. The PTY host paces its output this way to
+    /// the server it streams to, as a terminal slows a program it cannot draw fast enough;
+    /// viewers never pace (a slow one gets a snapshot). Dropping the handle ends the pacing.
+    pub fn pacer(&self, offset: u64) -> Arc<AtomicU64> {
+        let pacer = Arc::new(AtomicU64::new(offset));
+        let mut pacers = self.pacers.lock_or_recover();
+        pacers.retain(|p| p.strong_count() > 0);
+        pacers.push(Arc::downgrade(&pacer));
+        pacer
+    }
+
+    /// Waits (briefly) until `incoming` more bytes fit without overwriting what a pacer has not
+    /// taken yet.
+    fn wait_for_pacers(&self, incoming: usize) {
+        let deadline = std::time::Instant::now() + PACE_WAIT;
+        loop {
+            let slowest = self
+                .pacers
+                .lock_or_recover()
+                .iter()
+                .filter_map(|p| p.upgrade())
+                .map(|p| p.load(Ordering::Acquire))
+                .min();
+            let Some(slowest) = slowest else { return };
+            let (end, capacity) = {
+                let ring = self.ring.lock_or_recover();
+                (ring.end(), ring.capacity() as u64)
+            };
+            let fits = end + incoming as u64 <= slowest + capacity;
+            if fits || std::time::Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn append(&self, data: &[u8]) {
+        self.wait_for_pacers(data.len());
         let end = {
             let mut ring = self.ring.lock_or_recover();
             ring.push(data);
@@ -507,6 +552,11 @@ impl PtyProcess {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Whether the PTY lives in the PTY host (and outlives this server).
+    pub fn is_hosted(&self) -> bool {
+        matches!(self.backend, Backend::Remote(_))
     }
 
     pub fn output(&self) -> &Arc<Output> {

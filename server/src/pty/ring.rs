@@ -21,6 +21,11 @@ impl Ring {
         }
     }
 
+    /// Most bytes kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Offset one past the last byte ever written.
     pub fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64

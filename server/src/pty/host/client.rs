@@ -85,6 +85,7 @@ impl Mirror {
                     }
                 }
                 MirrorEvent::Snapshot { offset, data } => {
+                    tracing::debug!(offset, "the host's stream fell behind; restarted");
                     self.consumer.output.restart(offset, &data);
                 }
                 MirrorEvent::Exit(code) => return self.finish(code),

@@ -35,6 +35,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(2);
 const CHUNK: usize = 64 * 1024;
 /// Frames queued per connection before a terminal's stream waits (and may fall behind).
 const QUEUED_FRAMES: usize = 64;
+/// Output the host keeps beyond what a server retains, so a burst that outruns the hop to the
+/// server does not cost the server's mirror any bytes (it grows only as output arrives).
+const HOP_HEADROOM: usize = 1024 * 1024;
 
 /// The socket and lock file names inside a state directory.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -376,7 +379,7 @@ fn spawn(host: &Host, id: &str, spec: HostSpawn) -> Result<u32> {
     local.cols = spec.cols;
     local.rows = spec.rows;
     local.transcript = spec.transcript;
-    local.ring_bytes = spec.ring_bytes;
+    local.ring_bytes = spec.ring_bytes.saturating_add(HOP_HEADROOM);
     local.answer_state_query = spec.answer_state_query;
     let process = PtyProcess::spawn(local, |_| {})?;
     let pid = process.pid();
@@ -402,14 +405,18 @@ async fn stream_terminal(id: String, process: Arc<PtyProcess>, since: Option<u64
     if lost {
         offset = send_snapshot(&id, &output, &outbox).await;
     }
+    // The program waits for this stream rather than lose bytes the server has not taken.
+    let pacer = output.pacer(offset);
     loop {
         let (from, bytes) = output.read_from(offset, CHUNK);
         if from > offset {
             offset = send_snapshot(&id, &output, &outbox).await;
+            pacer.store(offset, std::sync::atomic::Ordering::Release);
             continue;
         }
         if !bytes.is_empty() {
             offset += bytes.len() as u64;
+            pacer.store(offset, std::sync::atomic::Ordering::Release);
             let frame = Frame::<FromHost>::Bytes {
                 id: id.clone(),
                 offset: from,
