@@ -304,3 +304,57 @@ async fn a_shell_survives_a_server_kill_at_the_same_url() {
     assert_eq!(reused["reused"], true);
     assert_eq!(reused["terminal"]["id"], terminal["id"]);
 }
+
+#[test]
+fn an_idle_host_ends_by_itself_once_nothing_runs_and_no_server_is_attached() {
+    let env = [("CODEX_GOVERNANCE_PTY_HOST_IDLE_SECONDS", "1")];
+    let mut server =
+        TestServer::start_with(&["--agent", "custom", "--agent-command", "sleep 2"], &env);
+    server.post_ok("/api/start_zhongshu_session", json!({"task": "short"}));
+    let host = server.get_ok("/api/status")["pty_host"]["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // While the agent runs the host stays, with or without a server.
+    server.stop_with(libc::SIGKILL);
+    std::thread::sleep(Duration::from_millis(1200));
+    // SAFETY: kill with signal 0 only checks existence.
+    let alive = |pid: i32| unsafe { libc::kill(pid, 0) == 0 };
+    assert!(alive(host), "the host ended while its agent ran");
+    // The agent ends; a second later (and a check later) the host is gone too.
+    wait_for(Duration::from_secs(10), "the idle host to end", || {
+        (!alive(host)).then_some(())
+    });
+}
+
+#[test]
+fn a_host_of_another_protocol_version_is_not_used() {
+    // A "host" of version 999 listens where the server looks for one.
+    let repo = tempfile::tempdir().unwrap();
+    git2::Repository::init(repo.path()).unwrap();
+    let state = repo.path().join(".tmp");
+    std::fs::create_dir(&state).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(state.join("pty-host.sock")).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut len = [0u8; 4];
+            if stream.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            let _ = stream.read_exact(&mut body);
+            let _ = stream.write_all(&frame(
+                b"\x00{\"type\":\"refused\",\"version\":999,\"pid\":4242}",
+            ));
+        }
+    });
+    let server = TestServer::start_in(
+        repo,
+        &["--agent", "custom", "--agent-command", COUNTER],
+        &[],
+    );
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "count"}));
+    assert_eq!(started["session"]["status"], "running");
+    let status = server.get_ok("/api/status");
+    assert!(status.get("pty_host").is_none(), "{}", status["pty_host"]);
+}

@@ -27,8 +27,16 @@ use super::protocol::{
 use crate::pty::{PtyProcess, SpawnSpec};
 use crate::sync::LockOrRecover;
 
-/// How long a host with nothing running waits for a server before it ends.
+/// How long a host with nothing running waits for a server before it ends (unless
+/// `CODEX_GOVERNANCE_PTY_HOST_IDLE_SECONDS` says otherwise).
 pub const IDLE_EXIT: Duration = Duration::from_secs(600);
+
+fn idle_exit() -> Duration {
+    std::env::var("CODEX_GOVERNANCE_PTY_HOST_IDLE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(IDLE_EXIT, Duration::from_secs)
+}
 /// How often the host looks at its state directory and its idleness.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 /// Largest output frame the host sends.
@@ -159,6 +167,7 @@ async fn serve(state_dir: PathBuf) -> Result<()> {
         "PTY host listening on {}",
         socket.display()
     );
+    let idle_after = idle_exit();
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         tokio::select! {
@@ -183,9 +192,9 @@ async fn serve(state_dir: PathBuf) -> Result<()> {
                 }
                 let idle = host.connections.load(Ordering::SeqCst) == 0
                     && host.running() == 0
-                    && host.last_detached.lock_or_recover().elapsed() >= IDLE_EXIT;
+                    && host.last_detached.lock_or_recover().elapsed() >= idle_after;
                 if idle {
-                    tracing::info!("nothing running and no server for {IDLE_EXIT:?}; ending");
+                    tracing::info!("nothing running and no server for {idle_after:?}; ending");
                     break;
                 }
             }
