@@ -10,13 +10,19 @@ use app::api::{PtyHostStatus, SessionStatus};
 
 use super::Engine;
 use crate::pty::host::protocol::Hosted;
-use crate::pty::host::HostClient;
+use crate::pty::host::{HostClient, HostError};
 use crate::pty::{PtyProcess, SignalHandler, SpawnSpec, TerminalSignal};
 use crate::sync::LockOrRecover;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The PTY host of a state directory, started when none runs; `None` (with a warning) when it
-/// cannot be used: the sessions then run in this server and end with it.
-pub(super) fn connect_host(state_dir: &Path, logs: &Path) -> Option<Arc<HostClient>> {
+/// cannot be used: the sessions then run in this server and end with it. `refused` is set when
+/// a host of another protocol version holds the directory (asking again would not help).
+pub(super) fn connect_host(
+    state_dir: &Path,
+    logs: &Path,
+    refused: &AtomicBool,
+) -> Option<Arc<HostClient>> {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => {
@@ -30,6 +36,9 @@ pub(super) fn connect_host(state_dir: &Path, logs: &Path) -> Option<Arc<HostClie
             Some(host)
         }
         Err(err) => {
+            if matches!(err, HostError::Incompatible { .. }) {
+                refused.store(true, Ordering::SeqCst);
+            }
             tracing::warn!("{err}; agents run in this server and end with it");
             None
         }
@@ -100,8 +109,12 @@ impl Engine {
         on_signal: SignalHandler,
         on_exit: Box<dyn FnOnce(i32) + Send + 'static>,
     ) -> anyhow::Result<Arc<PtyProcess>> {
-        if self.shared.config.pty_host && self.pty_host().is_none() {
-            let host = connect_host(&self.shared.paths.root, &self.shared.paths.logs);
+        let refused = &self.shared.pty_host_refused;
+        if self.shared.config.pty_host
+            && !refused.load(Ordering::SeqCst)
+            && self.pty_host().is_none()
+        {
+            let host = connect_host(&self.shared.paths.root, &self.shared.paths.logs, refused);
             *self.shared.pty_host.lock_or_recover() = host;
         }
         match self.pty_host() {

@@ -94,6 +94,8 @@ struct Shared {
     index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
     /// The PTY host that runs the agent sessions (see `hosting.rs`), when one is used.
     pty_host: Mutex<Option<Arc<crate::pty::host::HostClient>>>,
+    /// A host of another protocol version holds the state directory: agents run here.
+    pty_host_refused: std::sync::atomic::AtomicBool,
 }
 
 /// A server fault as an API error (the message says what failed).

@@ -33,9 +33,10 @@ impl Engine {
         }
         let paths = StatePaths::create(&config.state_dir)?;
         // Agents of a previous server may still run in its PTY host.
+        let pty_host_refused = std::sync::atomic::AtomicBool::new(false);
         let pty_host = config
             .pty_host
-            .then(|| hosting::connect_host(&paths.root, &paths.logs))
+            .then(|| hosting::connect_host(&paths.root, &paths.logs, &pty_host_refused))
             .flatten();
         let hosted = hosting::hosted_terminals(pty_host.as_ref());
         let audit = Audit::open(&paths.audit)?;
@@ -176,6 +177,7 @@ impl Engine {
                 watcher: Mutex::new(None),
                 index: Default::default(),
                 pty_host: Mutex::new(pty_host),
+                pty_host_refused,
             }),
         };
         engine.reattach_hosted(hosted);
