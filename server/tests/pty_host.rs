@@ -358,3 +358,33 @@ fn a_host_of_another_protocol_version_is_not_used() {
     let status = server.get_ok("/api/status");
     assert!(status.get("pty_host").is_none(), "{}", status["pty_host"]);
 }
+
+#[test]
+fn a_symlink_planted_at_the_host_socket_is_never_followed() {
+    let repo = tempfile::tempdir().unwrap();
+    git2::Repository::init(repo.path()).unwrap();
+    let state = repo.path().join(".tmp");
+    std::fs::create_dir(&state).unwrap();
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "precious\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), state.join("pty-host.sock")).unwrap();
+    let server = TestServer::start_in(
+        repo,
+        &["--agent", "custom", "--agent-command", COUNTER],
+        &[],
+    );
+    // No host binds over the link (agents run in the server); the file behind it is untouched.
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "count"}));
+    assert_eq!(started["session"]["status"], "running");
+    assert!(server.get_ok("/api/status").get("pty_host").is_none());
+    assert_eq!(
+        std::fs::read_to_string(outside.path()).unwrap(),
+        "precious\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(server.state_dir().join("pty-host.sock"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

@@ -152,5 +152,9 @@ impl Engine {
         for process in &processes {
             process.kill_now();
         }
+        // Agents end with this server: its PTY host has nothing left to keep.
+        if self.shared.config.stop_agents_on_exit {
+            self.stop_pty_host();
+        }
     }
 }

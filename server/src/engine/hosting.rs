@@ -10,14 +10,15 @@ use app::api::{PtyHostStatus, SessionStatus};
 
 use super::Engine;
 use crate::pty::host::protocol::Hosted;
-use crate::pty::host::{HostClient, HostError};
+use crate::pty::host::HostClient;
 use crate::pty::{PtyProcess, SignalHandler, SpawnSpec, TerminalSignal};
 use crate::sync::LockOrRecover;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The PTY host of a state directory, started when none runs; `None` (with a warning) when it
-/// cannot be used: the sessions then run in this server and end with it. `refused` is set when
-/// a host of another protocol version holds the directory (asking again would not help).
+/// cannot be used: the sessions then run in this server and end with it, and `refused` is set
+/// so that this server does not ask again at every spawn (a host of another protocol version,
+/// or one that cannot start, would answer the same).
 pub(super) fn connect_host(
     state_dir: &Path,
     logs: &Path,
@@ -36,9 +37,7 @@ pub(super) fn connect_host(
             Some(host)
         }
         Err(err) => {
-            if matches!(err, HostError::Incompatible { .. }) {
-                refused.store(true, Ordering::SeqCst);
-            }
+            refused.store(true, Ordering::SeqCst);
             tracing::warn!("{err}; agents run in this server and end with it");
             None
         }
@@ -212,6 +211,15 @@ impl Engine {
             started_at: info.started_at.clone(),
             sessions: host.mirrored() as u32,
         })
+    }
+
+    /// Ends the PTY host (server shutdown under `--stop-agents-on-exit`).
+    pub(super) fn stop_pty_host(&self) {
+        if let Some(host) = self.pty_host() {
+            if let Err(err) = host.stop_host() {
+                tracing::warn!("cannot stop the PTY host: {err}");
+            }
+        }
     }
 
     /// Whether the server's stopping leaves the sessions to the PTY host.

@@ -94,7 +94,7 @@ struct Shared {
     index: std::sync::OnceLock<crate::report::index::ChangeIndex>,
     /// The PTY host that runs the agent sessions (see `hosting.rs`), when one is used.
     pty_host: Mutex<Option<Arc<crate::pty::host::HostClient>>>,
-    /// A host of another protocol version holds the state directory: agents run here.
+    /// No PTY host could be used (another protocol version, or it cannot start): agents run here.
     pty_host_refused: std::sync::atomic::AtomicBool,
 }
 

@@ -228,6 +228,15 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its PTY host and agents end before the repository is removed: a host still writing
+        // transcripts while the directory is deleted could leave it half there, and running.
+        // (After `restart` this is the placeholder directory: nothing to stop.)
+        let _ = Command::new(env!("CARGO_BIN_EXE_codex-governance"))
+            .args(["stop", "--state-dir"])
+            .arg(self.state_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
