@@ -35,6 +35,8 @@ export default defineConfig({
     command: `./serve.sh ${port}`,
     url: `http://127.0.0.1:${port}/api/status`,
     reuseExistingServer: false,
+    // SIGTERM, so the server ends its agents and its PTY host (SIGKILL would leave the host).
+    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
     timeout: 60_000,
     stdout: "pipe",
     stderr: "pipe",

@@ -388,3 +388,26 @@ fn a_symlink_planted_at_the_host_socket_is_never_followed() {
             .is_symlink()
     );
 }
+
+#[test]
+fn a_session_that_ended_while_no_server_ran_is_recorded_with_its_exit_code() {
+    let args = [
+        "--agent",
+        "custom",
+        "--agent-command",
+        "sh -c 'sleep 1; exit 7'",
+    ];
+    let mut server = TestServer::start_with(&args, &[]);
+    let started = server.post_ok("/api/start_zhongshu_session", json!({"task": "short"}));
+    let id = started["session"]["id"].as_str().unwrap().to_string();
+    server.stop_with(libc::SIGKILL);
+    std::thread::sleep(Duration::from_millis(1500));
+    let server = server.restart(&args, &[]);
+    let ended = wait_for(Duration::from_secs(10), "the exit to be recorded", || {
+        let status = server.get_ok("/api/status");
+        let ended = session(&status, &id);
+        (ended["status"] == "exited").then_some(ended)
+    });
+    assert_eq!(ended["exit_code"], 7, "{ended}");
+    assert_eq!(server.get_ok("/api/status")["pty_host"]["sessions"], 0);
+}

@@ -161,7 +161,14 @@ impl Engine {
             match host.attach(terminal, ring, None, on_signal, on_exit) {
                 Ok(process) => {
                     tracing::info!(pid = terminal.pid, "took over session {id}");
-                    self.lock().processes.insert(id.clone(), process);
+                    {
+                        // Its exit may already have been recorded (it ended while no server
+                        // was attached): then there is no process to keep.
+                        let mut state = self.lock();
+                        if state.session(&id).is_some_and(|s| s.is_running()) {
+                            state.processes.insert(id.clone(), process);
+                        }
+                    }
                     self.track_reattached_workspace(&id);
                 }
                 Err(err) => {
@@ -176,6 +183,7 @@ impl Engine {
                 Ok(process) => {
                     let mut state = self.lock();
                     if let Some(entry) = state.terminals.iter_mut().find(|t| t.record.id == id) {
+                        // Kept even when it already ended: an ended shell's viewers replay it.
                         entry.process = Some(process);
                     }
                 }
