@@ -29,6 +29,9 @@ test("dashboard hydrates and shows the launcher status from /api/status", async 
   expect(payload.workspace.mode).toBe("worktree");
   await expect(page.getByTestId("workspace-warning")).toHaveText(payload.workspace.warning);
   await expect(page.getByTestId("workspace-warning")).toContainText("no commit yet");
+  // Agents run in the PTY host, so a server restart keeps them.
+  expect(payload.pty_host.pid).toBeGreaterThan(0);
+  await expect(page.getByTestId("pty-host")).toHaveText(`kept by the PTY host (pid ${payload.pty_host.pid})`);
 
   await page.screenshot({ path: testInfo.outputPath("dashboard.png"), fullPage: true });
   expect(errors).toEqual([]);

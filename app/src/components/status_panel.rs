@@ -61,6 +61,19 @@ fn StatusFacts(payload: StatusView) -> impl IntoView {
             <dd data-testid="agent-name">{payload.agent.name} " (" {agent_state} ")"</dd>
             <dt>{lang.tr("Dispatch", "派发方式")}</dt>
             <dd>{payload.dispatch}</dd>
+            <dt>{lang.tr("Agents across restarts", "重启时的智能体")}</dt>
+            <dd data-testid="pty-host">
+                {match payload.pty_host {
+                    Some(host) => lang.tr(
+                        format!("kept by the PTY host (pid {})", host.pid),
+                        format!("由 PTY 宿主进程保留(pid {})", host.pid),
+                    ),
+                    None => lang.tr(
+                        "end with this server".to_string(),
+                        "随本服务器结束".to_string(),
+                    ),
+                }}
+            </dd>
             <dt>{lang.tr("Workspaces", "工作区")}</dt>
             <dd data-testid="workspace-mode">
                 {match payload.workspace.mode {

@@ -47,8 +47,16 @@ pub struct StatusView {
     pub agent: AgentView,
     pub dispatch: String,
     pub workspace: WorkspaceSetting,
+    #[serde(default)]
+    pub pty_host: Option<PtyHostView>,
     pub queue: Vec<Item>,
     pub sessions: Vec<PaneSession>,
+}
+
+/// The PTY host that keeps agents across server restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PtyHostView {
+    pub pid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
