@@ -3,12 +3,11 @@
 
 pub mod host;
 mod osc;
+mod output;
 mod process;
 mod ring;
 mod screen;
 
 pub use osc::{TerminalSignal, WorkspaceSignal};
-pub use process::{
-    bytes_printed, InputPart, Output, PtyProcess, SignalHandler, SpawnSpec, DEFAULT_COLS,
-    DEFAULT_ROWS,
-};
+pub use output::{bytes_printed, Output};
+pub use process::{InputPart, PtyProcess, SignalHandler, SpawnSpec, DEFAULT_COLS, DEFAULT_ROWS};

@@ -17,9 +17,8 @@ use super::protocol::{
 };
 use super::server::socket_path;
 use crate::pty::osc::OscScanner;
-use crate::pty::process::{
-    HostedMirror, Output, OutputConsumer, PtyProcess, RemoteControl, SignalHandler,
-};
+use crate::pty::output::Output;
+use crate::pty::process::{HostedMirror, OutputConsumer, PtyProcess, RemoteControl, SignalHandler};
 use crate::pty::SpawnSpec;
 use crate::sync::LockOrRecover;
 
