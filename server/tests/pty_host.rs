@@ -28,47 +28,22 @@ fn session(status: &Value, id: &str) -> Value {
         .unwrap_or_else(|| panic!("no session {id}"))
 }
 
+/// The WebSocket path of a terminal (`/ws/terminal/<id>?token=…`) from its record.
+fn ws_path(terminal: &Value) -> String {
+    let url = terminal["url"].as_str().unwrap();
+    format!("/ws/terminal/{}", url.rsplit_once("/terminal/").unwrap().1)
+}
+
 /// Everything a viewer of the session's terminal gets from offset 0, until `enough` holds.
 async fn view_from_start(server: &TestServer, id: &str, enough: impl Fn(&str) -> bool) -> String {
-    let view = server.post_ok(
+    let shown = server.post_ok(
         "/api/session_browser_terminal/start",
         json!({"session_id": id}),
     );
-    let url = view["terminal"]["url"].as_str().unwrap();
-    let terminal = view["terminal"]["id"].as_str().unwrap();
-    let token = url.split("token=").nth(1).unwrap();
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/ws/terminal/{terminal}?token={token}&since=0",
-        server.host()
-    ))
-    .await
-    .unwrap();
-    let mut bytes = Vec::new();
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("output goes on");
-        match message {
-            Some(Ok(Message::Binary(data))) => {
-                bytes.extend_from_slice(&data);
-                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
-                let _ = socket.send(Message::Text(ack.into())).await;
-                if enough(&String::from_utf8_lossy(&bytes)) {
-                    return String::from_utf8_lossy(&bytes).into_owned();
-                }
-            }
-            Some(Ok(Message::Text(text))) => {
-                let event: Value = serde_json::from_str(&text).unwrap();
-                assert_ne!(event["type"], "snapshot", "the whole output is retained");
-                assert_ne!(event["type"], "skipped");
-                if event["type"] == "hello" {
-                    assert_eq!(event["offset"], 0);
-                }
-            }
-            Some(Ok(_)) => {}
-            end => panic!("stream ended: {end:?}"),
-        }
-    }
+    let path = format!("{}&since=0", ws_path(&shown["terminal"]));
+    let (offset, bytes) = view(server, &path, |b| enough(&String::from_utf8_lossy(b))).await;
+    assert_eq!(offset, 0);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A viewer of terminal `path` (`/ws/terminal/…?token=…[&since=N]`): the offset `hello` gives,
@@ -138,8 +113,7 @@ async fn a_session_survives_a_server_kill_and_the_next_server_takes_it_over() {
         "/api/session_browser_terminal/start",
         json!({"session_id": zid}),
     );
-    let url = shown["terminal"]["url"].as_str().unwrap();
-    let path = format!("/ws/terminal/{}", url.rsplit_once("/terminal/").unwrap().1);
+    let path = ws_path(&shown["terminal"]);
     let (start, before) = view(&server, &path, |b| b.windows(7).any(|w| w == b"tick-5\r")).await;
     assert_eq!(start, 0);
     let seen = before.len() as u64;
@@ -279,8 +253,7 @@ async fn a_shell_survives_a_server_kill_at_the_same_url() {
         json!({"shell": "/bin/sh", "shell_args": ["-c", "echo shell-up; exec sleep 300"]}),
     );
     let terminal = shell["terminal"].clone();
-    let url = terminal["url"].as_str().unwrap();
-    let path = format!("/ws/terminal/{}", url.rsplit_once("/terminal/").unwrap().1);
+    let path = ws_path(&terminal);
     let (_, before) = view(&server, &path, |b| b.windows(8).any(|w| w == b"shell-up")).await;
     let mut server = server;
     server.stop_with(libc::SIGKILL);

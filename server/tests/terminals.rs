@@ -264,13 +264,24 @@ fn render(data: &str) -> String {
 /// Reads a whole stream until its exit: the JSON events in order (binary frames are counted into
 /// the output, acknowledged, and marked in the event list as `{"type":"output","bytes":N}`).
 async fn read_stream(socket: &mut Socket) -> (Vec<Value>, Vec<u8>) {
+    read_stream_feeding(socket, Duration::from_secs(20), |_| {}).await
+}
+
+/// [`read_stream`], waiting at most `gap` for each message, and giving `feed` what a viewer's
+/// terminal would get, in order: output bytes and snapshot data.
+async fn read_stream_feeding(
+    socket: &mut Socket,
+    gap: Duration,
+    mut feed: impl FnMut(&[u8]),
+) -> (Vec<Value>, Vec<u8>) {
     let (mut events, mut bytes) = (Vec::new(), Vec::new());
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+        let message = tokio::time::timeout(gap, socket.next())
             .await
             .expect("the stream goes on");
         match message {
             Some(Ok(Message::Binary(data))) => {
+                feed(&data);
                 bytes.extend_from_slice(&data);
                 events.push(json!({"type": "output", "bytes": data.len()}));
                 let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
@@ -278,6 +289,9 @@ async fn read_stream(socket: &mut Socket) -> (Vec<Value>, Vec<u8>) {
             }
             Some(Ok(Message::Text(text))) => {
                 let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "snapshot" {
+                    feed(event["data"].as_str().unwrap().as_bytes());
+                }
                 let exit = event["type"] == "exit";
                 events.push(event);
                 if exit {
@@ -372,7 +386,8 @@ async fn a_viewer_stalled_during_megabytes_of_output_ends_on_the_right_screen() 
         std::num::NonZeroU16::new(120).unwrap(),
         0,
     );
-    let (events, _) = read_stream_into(&mut viewer, &mut parser).await;
+    let (events, _) =
+        read_stream_feeding(&mut viewer, Duration::from_secs(30), |b| parser.process(b)).await;
     assert!(
         events.iter().any(|e| e["type"] == "snapshot"),
         "the stalled viewer fell behind: {:?}",
@@ -393,39 +408,6 @@ async fn a_viewer_stalled_during_megabytes_of_output_ends_on_the_right_screen() 
         parser.screen().cursor_position(),
         truth.screen().cursor_position()
     );
-}
-
-/// Like [`read_stream`], and writes what a viewer's terminal would get (output bytes, snapshot
-/// data) into `parser`.
-async fn read_stream_into(socket: &mut Socket, parser: &mut vt100::Parser) -> (Vec<Value>, u64) {
-    let mut events = Vec::new();
-    let mut bytes = 0u64;
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .expect("the stream goes on");
-        match message {
-            Some(Ok(Message::Binary(data))) => {
-                parser.process(&data);
-                bytes += data.len() as u64;
-                let ack = json!({"type": "ack", "bytes": data.len()}).to_string();
-                let _ = socket.send(Message::Text(ack.into())).await;
-            }
-            Some(Ok(Message::Text(text))) => {
-                let event: Value = serde_json::from_str(&text).unwrap();
-                if event["type"] == "snapshot" {
-                    parser.process(event["data"].as_str().unwrap().as_bytes());
-                }
-                let exit = event["type"] == "exit";
-                events.push(event);
-                if exit {
-                    return (events, bytes);
-                }
-            }
-            Some(Ok(_)) => {}
-            end => panic!("stream ended before its exit event: {end:?}"),
-        }
-    }
 }
 
 /// Regression: the server used to drop a finished stream with the viewer's acks unread, so the
