@@ -26,8 +26,8 @@ const STATE_QUERY_ANSWER: &[u8] = b"\x1b]7501;?\x07";
 /// How long a terminated process group gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// What to start.
-#[derive(Debug, Clone)]
+/// What to start (also what a server asks the PTY host to start).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpawnSpec {
     pub program: String,
     pub args: Vec<String>,

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::protocol::{
-    read_frame, write_frame, Frame, FromHost, HostSpawn, Hosted, ToHost, PROTOCOL_VERSION,
-};
+use super::protocol::{read_frame, write_frame, Frame, FromHost, Hosted, ToHost, PROTOCOL_VERSION};
 use super::server::socket_path;
 use crate::pty::osc::OscScanner;
 use crate::pty::output::Output;
@@ -249,16 +247,10 @@ impl HostClient {
             Vec::new()
         };
         env.extend(spec.env);
-        let request = HostSpawn {
-            program: spec.program,
-            args: spec.args,
-            cwd: spec.cwd,
+        let request = SpawnSpec {
             env,
-            cols,
-            rows,
-            transcript: spec.transcript,
-            ring_bytes,
-            answer_state_query: spec.answer_state_query,
+            inherit_env: false,
+            ..spec
         };
         let pid = match self.ask(|req| ToHost::Spawn {
             req,

@@ -10,10 +10,10 @@
 //! A connection starts with `hello {version}`; the host answers `welcome` or, for another
 //! protocol version, `refused` (and closes). Anything else malformed closes the connection.
 
-use std::io::{self, Read, Write};
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+
+use crate::pty::SpawnSpec;
 
 /// Bumped whenever a message changes incompatibly.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -30,11 +30,13 @@ pub enum ToHost {
     Hello {
         version: u32,
     },
-    /// Start a process on a new PTY under `id` (a validated id, unique in the host).
+    /// Start a process on a new PTY under `id` (a validated id, unique in the host). The
+    /// spec's `env` is the process's whole environment (the requesting server's, with the
+    /// session's variables): the host never adds its own.
     Spawn {
         req: u64,
         id: String,
-        spec: HostSpawn,
+        spec: SpawnSpec,
     },
     /// Every terminal the host keeps.
     List {
@@ -106,21 +108,6 @@ pub enum FromHost {
         code: i32,
     },
     Stopping,
-}
-
-/// What to start, as the host runs it: `env` is the process's whole environment (the
-/// requesting server's, with the session's variables), not added to the host's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostSpawn {
-    pub program: String,
-    pub args: Vec<String>,
-    pub cwd: PathBuf,
-    pub env: Vec<(String, String)>,
-    pub cols: u16,
-    pub rows: u16,
-    pub transcript: Option<PathBuf>,
-    pub ring_bytes: usize,
-    pub answer_state_query: bool,
 }
 
 /// A terminal the host keeps.

@@ -21,8 +21,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
 use super::protocol::{
-    decode, encode, Frame, FrameError, FromHost, HostSpawn, Hosted, ToHost, MAX_FRAME,
-    PROTOCOL_VERSION,
+    decode, encode, Frame, FrameError, FromHost, Hosted, ToHost, MAX_FRAME, PROTOCOL_VERSION,
 };
 use crate::pty::{PtyProcess, SpawnSpec};
 use crate::sync::LockOrRecover;
@@ -373,24 +372,18 @@ async fn handle(
     None
 }
 
-fn spawn(host: &Host, id: &str, spec: HostSpawn) -> Result<u32> {
+fn spawn(host: &Host, id: &str, mut spec: SpawnSpec) -> Result<u32> {
     if !crate::ids::is_valid_id(id) {
         bail!("invalid terminal id");
     }
     if host.terminal(id).is_some() {
         bail!("terminal {id} exists");
     }
-    let mut local = SpawnSpec::new(spec.program, spec.args, spec.cwd);
     // The server's whole environment, never the host's: a host started by an earlier server
     // must not hand its environment to agents of a later one.
-    local.env = spec.env;
-    local.inherit_env = false;
-    local.cols = spec.cols;
-    local.rows = spec.rows;
-    local.transcript = spec.transcript;
-    local.ring_bytes = spec.ring_bytes.saturating_add(HOP_HEADROOM);
-    local.answer_state_query = spec.answer_state_query;
-    let process = PtyProcess::spawn(local, |_| {})?;
+    spec.inherit_env = false;
+    spec.ring_bytes = spec.ring_bytes.saturating_add(HOP_HEADROOM);
+    let process = PtyProcess::spawn(spec, |_| {})?;
     let pid = process.pid();
     host.terminals
         .lock_or_recover()
