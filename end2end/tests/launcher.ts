@@ -32,14 +32,17 @@ export class Launcher {
   dirs: string[] = [];
 
   /**
-   * Starts `codex-governance serve --port <port> --repo <repo> ...args` (port 0: a free one);
-   * resolves with its URL.
+   * Starts `codex-governance serve --port <port> --repo <repo> ...args` (port 0: a free one)
+   * with `extraEnv` added to this process's environment; resolves with its URL.
    */
-  async start(repo: string, args: string[], port = 0): Promise<void> {
+  async start(repo: string, args: string[], port = 0, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
     const binary = path.join(root, "target/release/codex-governance");
-    const env = { ...process.env };
+    const env = { ...process.env, ...extraEnv };
     delete env.LEPTOS_SITE_ADDR;
-    this.child = spawn(binary, ["serve", "--port", String(port), "--repo", repo, ...args], {
+    // A graceful stop ends the agents and the PTY host (a SIGKILL, as `kill` sends, leaves them
+    // to the host, as a crash would).
+    const serve = ["serve", "--port", String(port), "--repo", repo, "--stop-agents-on-exit", ...args];
+    this.child = spawn(binary, serve, {
       env,
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -4,12 +4,13 @@
  * tests (server/tests/real_codex.rs) drive the same CLI through the API; these tests look at
  * what the dashboard shows of it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createInterface } from "node:readline";
+
+import { Launcher } from "./launcher";
 
 const root = path.resolve(__dirname, "../..");
 const agentBin = path.join(root, "tools/agents/node_modules/.bin");
@@ -91,9 +92,11 @@ function events(reply: Reply): any[] {
 
 /** A codex-governance server with the real Codex as its agent, in a fresh repository. */
 export class CodexLauncher {
-  url = "";
-  private child?: ChildProcess;
-  private dirs: string[] = [];
+  private launcher = new Launcher();
+
+  get url(): string {
+    return this.launcher.url;
+  }
 
   async start(endpoint: ModelEndpoint): Promise<void> {
     if (!fs.existsSync(path.join(agentBin, "codex"))) {
@@ -101,7 +104,7 @@ export class CodexLauncher {
     }
     const repo = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cg-e2e-repo-")));
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "cg-e2e-codex-"));
-    this.dirs.push(repo, home);
+    this.launcher.dirs.push(repo, home);
     fs.writeFileSync(path.join(repo, "README.md"), "# e2e\n");
     await run("git", ["init", "-q", repo]);
     fs.writeFileSync(
@@ -133,30 +136,15 @@ plugins = false
 trust_level = "trusted"
 `,
     );
-    const binary = path.join(root, "target/release/codex-governance");
-    this.child = spawn(binary, ["serve", "--port", "0", "--repo", repo, "--agent", "codex"], {
-      env: { ...process.env, PATH: `${agentBin}:${process.env.PATH}`, CODEX_HOME: home },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const lines = createInterface({ input: this.child.stdout! });
-    this.url = await new Promise<string>((resolve, reject) => {
-      lines.once("line", (line) => {
-        const url = line.split(/\s+/).find((w) => w.startsWith("http://"));
-        url ? resolve(url.replace(/\/$/, "")) : reject(new Error(`no URL in ${line}`));
-      });
-      this.child!.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    await this.launcher.start(repo, ["--agent", "codex"], 0, {
+      PATH: `${agentBin}:${process.env.PATH}`,
+      CODEX_HOME: home,
     });
   }
 
-  /** Stops the server (which ends its agents), then removes its directories. */
+  /** Stops the server, then removes its directories. */
   async stop() {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    await this.launcher.stop();
   }
 }
 
