@@ -11,4 +11,6 @@ pub mod create;
 pub mod diff;
 pub mod merge;
 pub mod prepare;
+#[cfg(test)]
+mod test_git;
 pub mod verify;

@@ -3,26 +3,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use app::api::{FileChangeStatus, FileDiff};
 
-/// Runs `git` in `dir` without the user's or system configuration; its stdout.
+/// Runs `git` in `dir` without the user's or system configuration, with a committer identity;
+/// its stdout.
 pub(super) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let identity = ["-c", "user.name=t", "-c", "user.email=t@t"];
+    crate::workspace::test_git::git(dir, &[&identity[..], args].concat())
 }
 
 /// A repository with `files` committed; its base commit id.
