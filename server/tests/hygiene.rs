@@ -202,3 +202,51 @@ fn slowloris_sockets_do_not_delay_a_normal_request() {
     );
     drop(idle);
 }
+
+/// A graceful stop with assignments queued starts none of them as it ends the running agents:
+/// the queue waits for the next server. (Found by the API fuzz run: the ending department freed
+/// its slot, the queue started the next one mid-shutdown, and the stopped PTY host took it.)
+#[test]
+fn a_stopping_server_starts_no_queued_assignment() {
+    let args = ["--max-departments", "1", "--stop-agents-on-exit"];
+    let env = [("CODEX_GOVERNANCE_DEMO_STEP_MS", "50")];
+    let mut server = TestServer::start_with(&args, &env);
+    let started = server.post_ok(
+        "/api/start_zhongshu_session",
+        json!({"task": "[demo:hold] queue across a stop"}),
+    );
+    let id = started["session"]["id"].as_str().unwrap().to_string();
+    let plan = wait_for(Duration::from_secs(20), "the demo plan", || {
+        let plan = server.get_ok(&format!("/api/zhongshu_plan?id={id}"))["plan"].clone();
+        (plan["ready"] == true).then_some(plan)
+    });
+    let confirmed = server.post_ok(
+        "/api/start_assignments",
+        json!({"parent_session_id": id, "assignments": plan["assignments"]}),
+    );
+    assert_eq!(confirmed["started"].as_array().unwrap().len(), 1);
+    assert_eq!(confirmed["queued_count"], 2);
+
+    server.stop_with(libc::SIGTERM);
+    let server = server.restart(&args, &env);
+    // The department the stop ended frees its slot: this server starts the first queued one.
+    let status = wait_for(
+        Duration::from_secs(20),
+        "a queued department to start",
+        || {
+            let status = server.get_ok("/api/status");
+            let running = status["department_sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["status"] == "running");
+            running.then_some(status)
+        },
+    );
+    assert_eq!(
+        status["department_sessions"].as_array().unwrap().len(),
+        2,
+        "one department from before the stop, one started now: {status}"
+    );
+    assert_eq!(status["queue"].as_array().unwrap().len(), 1, "{status}");
+}

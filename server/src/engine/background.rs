@@ -130,6 +130,9 @@ impl Engine {
     /// server (sessions and shells, unless `--stop-agents-on-exit`): SIGTERM, a short wait,
     /// SIGKILL.
     pub fn shutdown(&self) {
+        self.shared
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let keep_hosted = self.sessions_outlive_server();
         let processes: Vec<Arc<PtyProcess>> = {
             let state = self.lock();

@@ -304,6 +304,10 @@ impl Engine {
 
     fn pump_locked(&self, state: &mut State) -> Vec<(i64, StartedSession)> {
         let mut started = Vec::new();
+        // The queue is kept for the next server; an agent started now would outlive this one.
+        if self.is_shutting_down() {
+            return started;
+        }
         while state.active_departments() < self.shared.config.max_departments {
             let Some((seq, item)) = state.queue.front().cloned() else {
                 break;

@@ -96,6 +96,9 @@ struct Shared {
     pty_host: Mutex<Option<Arc<crate::pty::host::HostClient>>>,
     /// No PTY host could be used (another protocol version, or it cannot start): agents run here.
     pty_host_refused: std::sync::atomic::AtomicBool,
+    /// Set when the server stops: nothing new starts (queued assignments wait for the next
+    /// server instead of starting as the running agents are ended).
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// A server fault as an API error (the message says what failed).
@@ -113,6 +116,12 @@ impl Engine {
     /// Locks the state to read it only (maintained views), leaving them valid.
     fn lock_to_read(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock_or_recover()
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shared
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn emit(&self, topic: &'static str, session_id: Option<&str>) {

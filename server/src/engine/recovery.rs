@@ -178,6 +178,7 @@ impl Engine {
                 index: Default::default(),
                 pty_host: Mutex::new(pty_host),
                 pty_host_refused,
+                shutting_down: Default::default(),
             }),
         };
         engine.reattach_hosted(hosted);

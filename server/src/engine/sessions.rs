@@ -49,6 +49,9 @@ impl Launch {
 impl Engine {
     /// Starts a session's process on a PTY and records it. The caller holds the state lock.
     pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
+        if self.is_shutting_down() {
+            return Err(ApiError::new(503, "the server is shutting down"));
+        }
         let shared = &self.shared;
         let id = ids::new_id(if launch.kind == SessionKind::Zhongshu {
             ZHONGSHU
