@@ -51,10 +51,27 @@ pub mod department_map {
         }
         d.deserialize_map(Visitor)
     }
+
+    #[cfg(feature = "ssr")]
+    pub fn schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "prefixItems": [
+                    {"type": "string", "description": "title"},
+                    {"type": "string", "description": "duty"}
+                ],
+                "items": false,
+                "minItems": 2
+            }
+        })
+    }
 }
 
 /// The PTY host (`pty_host` in the status payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PtyHostStatus {
     pub pid: u32,
     /// Its protocol version.
@@ -66,6 +83,7 @@ pub struct PtyHostStatus {
 
 /// Which agent CLI runs the sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AgentInfo {
     pub name: String,
     pub available: bool,
@@ -77,6 +95,7 @@ pub struct AgentInfo {
 
 /// Mailbox directories of a Zhongshu session (departments report into their parent's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct MailboxPaths {
     pub root: String,
     pub incoming: String,
@@ -85,6 +104,7 @@ pub struct MailboxPaths {
 
 /// One line the user sent into a session's terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct InputRecord {
     pub text: String,
     pub sent_at: String,
@@ -95,6 +115,7 @@ pub struct InputRecord {
 
 /// An agent session (Zhongshu or department), as every session list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Session {
     pub id: String,
     pub session_kind: SessionKind,
@@ -136,6 +157,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DepartmentFields {
     pub report_status: ReportStatus,
     pub reported_at: Option<String>,
@@ -154,6 +176,7 @@ pub struct DepartmentFields {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ZhongshuFields {
     pub unread_result_count: u32,
     pub child_department_ids: Vec<String>,
@@ -170,6 +193,7 @@ pub struct ZhongshuFields {
 
 /// An assignment waiting for a free department slot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct QueuedAssignment {
     pub department: String,
     pub title: String,
@@ -181,6 +205,7 @@ pub struct QueuedAssignment {
 
 /// A PTY viewable in the browser (an interactive shell or a session preview).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct BrowserTerminal {
     pub id: String,
     pub status: TerminalStatus,
@@ -202,13 +227,16 @@ pub struct BrowserTerminal {
 
 /// `GET /api/status`: everything the dashboard header and session lists need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StatusPayload {
     pub ok: bool,
     pub api_version: u32,
     pub repo: String,
     pub project_name: String,
     pub workflow_doc: String,
+    /// Department key → `[title, duty]`, in configuration order.
     #[serde(with = "department_map")]
+    #[cfg_attr(feature = "ssr", schemars(schema_with = "department_map::schema"))]
     pub departments: Vec<DepartmentInfo>,
     pub active_terminals: u32,
     pub active_department_sessions: u32,

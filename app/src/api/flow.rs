@@ -35,8 +35,21 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     })
 }
 
+/// What [`string_list`] accepts, for the OpenAPI document.
+#[cfg(feature = "ssr")]
+pub fn string_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A list of strings; a single string, null, numbers and objects are accepted too (an object with `message` reads as that message).",
+        "anyOf": [
+            {"type": "array", "items": {"type": ["string", "number", "boolean", "object", "null"]}},
+            {"type": ["string", "number", "boolean", "object", "null"]}
+        ]
+    })
+}
+
 /// One department assignment of a plan, after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Assignment {
     pub department: String,
     pub title: String,
@@ -55,23 +68,35 @@ pub struct Assignment {
 
 /// An assignment as callers send it (plan reports, the confirmation dialog).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AssignmentInput {
+    /// A department key of the status payload's `departments`.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub department: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub task: String,
+    /// One of `model_choices`; the department default when absent.
     #[serde(default)]
     pub model: Option<String>,
+    /// Files the assignment is about.
     #[serde(default, deserialize_with = "string_list")]
+    #[cfg_attr(feature = "ssr", schemars(schema_with = "string_list_schema"))]
     pub files: Vec<String>,
+    /// Files or globs the department intends to touch.
     #[serde(default, deserialize_with = "string_list")]
+    #[cfg_attr(feature = "ssr", schemars(schema_with = "string_list_schema"))]
     pub paths: Vec<String>,
+    /// Verification commands (also accepted as `verify_commands`).
     #[serde(default, alias = "verify_commands", deserialize_with = "string_list")]
+    #[cfg_attr(feature = "ssr", schemars(schema_with = "string_list_schema"))]
     pub verify: Vec<String>,
     #[serde(default)]
     pub reason: String,
     #[serde(default)]
     pub model_reason: String,
+    /// Whether the assignment runs when the plan is confirmed (default: yes).
     #[serde(default)]
     pub selected: Option<bool>,
 }
@@ -94,6 +119,7 @@ impl From<&Assignment> for AssignmentInput {
 
 /// What auto-dispatch did when the plan registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AutoDispatch {
     pub started: Vec<String>,
     pub queued_count: u32,
@@ -102,6 +128,7 @@ pub struct AutoDispatch {
 
 /// A Zhongshu session's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Plan {
     pub session_id: String,
     pub summary: String,
@@ -125,6 +152,7 @@ pub struct Plan {
 
 /// A department's result, registered from the mailbox, HTTP, or the launcher's fallback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DepartmentResult {
     pub report_id: String,
     pub parent_session_id: String,
@@ -150,6 +178,7 @@ pub struct DepartmentResult {
 
 /// A mailbox file that could not be registered, kept under `rejected/` with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RejectedReport {
     pub file: String,
     pub error: String,
@@ -159,24 +188,32 @@ pub struct RejectedReport {
 // ---- requests ----
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartZhongshuRequest {
+    /// What the Zhongshu plans for.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub task: String,
+    /// One of `model_choices`; `zhongshu_model` when absent.
     #[serde(default)]
     pub model: Option<String>,
+    /// The agent CLI; only the server's own (`status.agent.name`) is accepted.
     #[serde(default)]
     pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RestartZhongshuRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
     #[serde(default)]
     pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanBody {
     #[serde(default)]
     pub summary: Option<String>,
@@ -185,33 +222,48 @@ pub struct PlanBody {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ReportPlanRequest {
+    /// The Zhongshu session (also accepted as `parent_session_id` or `zhongshu_session_id`); the
+    /// running Zhongshu when absent.
     #[serde(default, alias = "parent_session_id", alias = "zhongshu_session_id")]
     pub session_id: Option<String>,
     #[serde(default)]
     pub summary: Option<String>,
+    /// The plan's assignments (or `plan.assignments`); one of the two is required.
     #[serde(default)]
     pub assignments: Option<Vec<AssignmentInput>>,
     #[serde(default)]
     pub plan: Option<PlanBody>,
+    /// Wait for the user's confirmation before dispatching (the server's `dispatch` decides
+    /// when absent).
     #[serde(default)]
     pub needs_confirmation: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartAssignmentsRequest {
+    /// The Zhongshu whose plan is confirmed (also accepted as `zhongshu_session_id`).
     #[serde(default, alias = "zhongshu_session_id")]
     pub parent_session_id: String,
+    /// The assignments to start, as confirmed (unselected ones are skipped).
     #[serde(default)]
     pub assignments: Vec<AssignmentInput>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartDepartmentRequest {
+    /// A department key of the status payload's `departments`.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub department: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub task: String,
+    /// The Zhongshu it reports to (also accepted as `zhongshu_session_id`); when absent, the one
+    /// running Zhongshu.
     #[serde(default, alias = "zhongshu_session_id")]
     pub parent_session_id: Option<String>,
     #[serde(default)]
@@ -219,16 +271,22 @@ pub struct StartDepartmentRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionInputRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
+    /// The line to type (sent as a bracketed paste, then Enter).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub input: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionIdRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
 }
 
@@ -236,6 +294,7 @@ pub struct SessionIdRequest {
 
 /// Session counters that several responses repeat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Counters {
     pub active_department_sessions: u32,
     pub active_zhongshu_sessions: u32,
@@ -243,6 +302,7 @@ pub struct Counters {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartedSession {
     pub ok: bool,
     pub prompt_path: String,
@@ -254,6 +314,7 @@ pub struct StartedSession {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RestartResponse {
     pub ok: bool,
     pub resumed_inline: bool,
@@ -266,6 +327,7 @@ pub struct RestartResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ReportPlanResponse {
     pub ok: bool,
     pub session_id: String,
@@ -273,6 +335,7 @@ pub struct ReportPlanResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartAssignmentsResponse {
     pub ok: bool,
     pub started: Vec<StartedSession>,
@@ -284,6 +347,7 @@ pub struct StartAssignmentsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ZhongshuPlanResponse {
     pub ok: bool,
     pub session: Session,
@@ -298,6 +362,7 @@ pub struct ZhongshuPlanResponse {
 /// a plain [`Plan`] (the extra fields are the response's own too), which keeps flattening out of
 /// the dashboard's deserializers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(from = "Plan")]
 pub struct PlanView {
     #[serde(flatten)]
@@ -318,6 +383,7 @@ impl From<Plan> for PlanView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct InboxResponse {
     pub ok: bool,
     pub session: Session,
@@ -331,6 +397,7 @@ pub struct InboxResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ZhongshuContextSnapshot {
     pub session: Session,
     pub task: String,
@@ -341,6 +408,7 @@ pub struct ZhongshuContextSnapshot {
 
 /// One result's Markdown handoff packet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HandoffPacketResponse {
     pub ok: bool,
     pub report_id: String,
@@ -351,12 +419,14 @@ pub struct HandoffPacketResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ContextResponse {
     pub ok: bool,
     pub context: ZhongshuContextSnapshot,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ZhongshuEntry {
     #[serde(flatten)]
     pub session: Session,
@@ -366,6 +436,7 @@ pub struct ZhongshuEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ZhongshuSessionsResponse {
     pub ok: bool,
     #[serde(flatten)]
@@ -375,6 +446,7 @@ pub struct ZhongshuSessionsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionResponse {
     pub ok: bool,
     pub session: Session,

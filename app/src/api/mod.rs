@@ -7,6 +7,8 @@ mod dto;
 mod engine;
 mod error;
 mod flow;
+#[cfg(feature = "ssr")]
+pub mod openapi;
 mod report;
 mod states;
 mod terminals;

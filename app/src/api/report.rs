@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Assignment, Counters};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Province {
     pub key: String,
     pub title: String,
@@ -14,6 +15,7 @@ pub struct Province {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ReportDepartment {
     pub key: String,
     pub title: String,
@@ -23,6 +25,7 @@ pub struct ReportDepartment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RiskHit {
     pub path: String,
     pub name: String,
@@ -32,6 +35,7 @@ pub struct RiskHit {
 
 /// One machine-local reference found in a governance surface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PortabilityMatch {
     pub path: String,
     pub line: u32,
@@ -43,6 +47,7 @@ pub struct PortabilityMatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PortabilityScan {
     pub decision: Decision,
     pub scope: String,
@@ -52,16 +57,19 @@ pub struct PortabilityScan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PreflightChecks {
     pub portability_reference_scan: PortabilityScan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Preflight {
     pub checks: PreflightChecks,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct GovernanceReport {
     pub title: String,
     /// `worktree`, `staged` or `base`.
@@ -84,6 +92,7 @@ pub struct GovernanceReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ReportResponse {
     pub ok: bool,
     pub report: GovernanceReport,
@@ -91,6 +100,7 @@ pub struct ReportResponse {
 
 /// A plan suggested from the worktree report (`POST /api/plan_assignments`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SuggestedPlan {
     pub summary: String,
     pub menxia_required: bool,
@@ -103,6 +113,7 @@ pub struct SuggestedPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanAssignmentsResponse {
     pub ok: bool,
     pub plan: SuggestedPlan,
@@ -110,7 +121,9 @@ pub struct PlanAssignmentsResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanAssignmentsRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub task: String,
 }

@@ -5,37 +5,46 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{BrowserTerminal, Session};
 
-/// `shell_args` as a list, or as one shell-quoted string (as the reference sent it).
+/// `shell_args` as a list, or as one string split at whitespace (as the reference sent it).
+#[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+enum ShellArgs {
+    List(Vec<String>),
+    Line(String),
+}
+
 fn shell_args<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Args {
-        List(Vec<String>),
-        Line(String),
-    }
-    Ok(match Option::<Args>::deserialize(d)? {
+    Ok(match Option::<ShellArgs>::deserialize(d)? {
         None => None,
-        Some(Args::List(list)) => Some(list),
-        Some(Args::Line(line)) if line.trim().is_empty() => None,
-        Some(Args::Line(line)) => Some(line.split_whitespace().map(str::to_string).collect()),
+        Some(ShellArgs::List(list)) => Some(list),
+        Some(ShellArgs::Line(line)) if line.trim().is_empty() => None,
+        Some(ShellArgs::Line(line)) => Some(line.split_whitespace().map(str::to_string).collect()),
     })
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct StartTerminalRequest {
+    /// The shell to run (`$SHELL` when absent).
     #[serde(default)]
     pub shell: Option<String>,
+    /// Its arguments: a list, or one string split at whitespace.
     #[serde(default, deserialize_with = "shell_args")]
+    #[cfg_attr(feature = "ssr", schemars(with = "Option<ShellArgs>"))]
     pub shell_args: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TerminalIdRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TerminalResponse {
     pub ok: bool,
     pub terminal: BrowserTerminal,
@@ -44,6 +53,7 @@ pub struct TerminalResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionTerminalResponse {
     pub ok: bool,
     pub terminal: BrowserTerminal,
@@ -52,6 +62,7 @@ pub struct SessionTerminalResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TerminalsResponse {
     pub ok: bool,
     pub terminals: Vec<BrowserTerminal>,

@@ -16,6 +16,7 @@ use super::states::{
 
 /// Where a department session works (`workspace` in its session payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Workspace {
     pub mode: WorkspaceMode,
     /// The directory the agent works in (the repository itself in `shared` mode).
@@ -35,6 +36,7 @@ pub struct Workspace {
 
 /// The server's workspace mode (`workspace` in the status payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct WorkspaceSetting {
     /// The mode asked for (`--workspace`, default `worktree`).
     pub mode: WorkspaceMode,
@@ -46,6 +48,7 @@ pub struct WorkspaceSetting {
 
 /// How much a workspace changed against its base (committed and uncommitted together).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ChangeCounts {
     pub files: u32,
     pub additions: u32,
@@ -55,6 +58,7 @@ pub struct ChangeCounts {
 /// A department changing what the governance rules route elsewhere, or two live workspaces
 /// changing the same path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct WorkspaceWarning {
     pub kind: WorkspaceWarningKind,
     pub path: String,
@@ -66,6 +70,7 @@ pub struct WorkspaceWarning {
 /// A path a plan assignment names that the governance rules give to another department, or that
 /// another assignment of the plan names too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct OwnershipWarning {
     pub assignment_index: u32,
     pub department: String,
@@ -79,6 +84,7 @@ pub struct OwnershipWarning {
 
 /// One workspace as `GET /api/workspaces` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct WorkspaceEntry {
     pub session_id: String,
     pub zhongshu_session_id: Option<String>,
@@ -95,6 +101,7 @@ pub struct WorkspaceEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct WorkspacesResponse {
     pub ok: bool,
     pub workspaces: Vec<WorkspaceEntry>,
@@ -102,6 +109,7 @@ pub struct WorkspacesResponse {
 
 /// One changed file of a workspace against its base commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct FileDiff {
     pub path: String,
     /// The path before a rename.
@@ -117,6 +125,7 @@ pub struct FileDiff {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DepartmentDiffResponse {
     pub ok: bool,
     pub session_id: String,
@@ -127,6 +136,7 @@ pub struct DepartmentDiffResponse {
 /// The launcher's verification of a department's result: the commands the governance rules give
 /// for its changed paths, run one after another in its workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Verification {
     pub status: VerificationStatus,
     pub base_commit: Option<String>,
@@ -144,6 +154,7 @@ pub struct Verification {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct VerificationCommand {
     pub command: String,
     /// None: killed at the timeout, or could not start.
@@ -156,12 +167,15 @@ pub struct VerificationCommand {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct VerifyDepartmentRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct VerifyDepartmentResponse {
     pub ok: bool,
     pub session_id: String,
@@ -182,8 +196,10 @@ fn squash() -> MergeStrategy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct MergeDepartmentRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
     #[serde(default = "squash")]
     pub strategy: MergeStrategy,
@@ -196,6 +212,7 @@ pub struct MergeDepartmentRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct MergeDepartmentResponse {
     pub ok: bool,
     pub session_id: String,
@@ -206,8 +223,10 @@ pub struct MergeDepartmentResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RemoveWorkspaceRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schemars(!default))]
     pub session_id: String,
     /// Remove it although it holds changes that are not merged.
     #[serde(default)]
@@ -215,6 +234,7 @@ pub struct RemoveWorkspaceRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RemoveWorkspaceResponse {
     pub ok: bool,
     pub session_id: String,

@@ -4,6 +4,7 @@
 mod assets;
 mod events;
 mod failure;
+mod openapi;
 mod security;
 mod serve;
 mod status;
@@ -16,7 +17,7 @@ use app::api::EngineHandle;
 use crate::engine::Engine;
 use app::shell;
 use axum::extract::Request;
-use axum::routing::{any, get};
+use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
@@ -48,9 +49,11 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
         .collect();
     let handle = EngineHandle(Arc::new(engine.clone()));
     let provide_engine = move || provide_context(handle.clone());
-    let live: Router = Router::new()
-        .route("/ws/terminal/{id}", get(terminal::upgrade))
-        .route("/api/events", get(events::stream))
+    let live: Router = live_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(path, route)
+        })
         .with_state(engine.clone());
 
     Router::new()
@@ -74,6 +77,16 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
             Arc::new(policy),
             security::guard,
         ))
+}
+
+/// The routes besides the pages and the server functions (which the server function registry
+/// lists); the OpenAPI document must describe each one under `/api/` (tested in `openapi.rs`).
+fn live_routes() -> Vec<(&'static str, MethodRouter<Engine>)> {
+    vec![
+        (terminal::SOCKET_PATH, get(terminal::upgrade)),
+        (app::api::openapi::EVENTS_PATH, get(events::stream)),
+        (app::api::openapi::OPENAPI_PATH, get(openapi::document)),
+    ]
 }
 
 async fn unknown_api_route(request: Request) -> axum::response::Response {

@@ -89,6 +89,9 @@ pub async fn page_guard(State(engine): State<Engine>, request: Request, next: Ne
     next.run(request).await
 }
 
+/// The terminal WebSocket's route.
+pub const SOCKET_PATH: &str = "/ws/terminal/{id}";
+
 pub async fn upgrade(
     State(engine): State<Engine>,
     Path(id): Path<String>,
