@@ -174,6 +174,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CODEX_GOVERNANCE_MAX_DEPARTMENTS", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_departments: u32,
+    /// Concurrent Zhongshu (planner) sessions: each is an agent process that runs until closed.
+    #[arg(long, env = "CODEX_GOVERNANCE_MAX_ZHONGSHU_SESSIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_zhongshu_sessions: u32,
     /// Extra allowed browser origins, comma separated (never `*`).
     #[arg(long, env = "CODEX_GOVERNANCE_ALLOW_ORIGIN", value_delimiter = ',')]
     pub allow_origin: Vec<String>,
@@ -272,6 +276,7 @@ pub struct Config {
     pub zhongshu_model: String,
     pub department_model: String,
     pub max_departments: u32,
+    pub max_zhongshu_sessions: u32,
     pub allow_origins: Vec<String>,
     pub allow_hosts: Vec<String>,
     pub launcher_url: Option<String>,
@@ -346,6 +351,7 @@ impl Config {
             zhongshu_model,
             department_model,
             max_departments: args.max_departments,
+            max_zhongshu_sessions: args.max_zhongshu_sessions,
             allow_origins: clean_list(args.allow_origin),
             allow_hosts: clean_list(args.allow_host),
             launcher_url: args.launcher_url,

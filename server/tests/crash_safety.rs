@@ -23,7 +23,15 @@ fn iterations() -> usize {
 }
 
 /// Agents that never end on their own (a duration no other test uses, to find them after).
-const AGENT: &[&str] = &["--agent", "custom", "--agent-command", "sleep 613"];
+/// Agents that outlive every crash (taken over by the next server): hundreds of them by the end.
+const AGENT: &[&str] = &[
+    "--agent",
+    "custom",
+    "--agent-command",
+    "sleep 613",
+    "--max-zhongshu-sessions",
+    "1024",
+];
 
 #[derive(Default)]
 struct Acknowledged {
@@ -60,6 +68,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(r) = server.try_post("/api/start_zhongshu_session", &json!({"task": format!("crash {iteration}")})) else { break };
                     if r.status != 200 {
+                        std::thread::sleep(Duration::from_millis(5));
                         continue;
                     }
                     let id = r.json()["session"]["id"].as_str().unwrap().to_string();

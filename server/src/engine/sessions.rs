@@ -52,6 +52,12 @@ impl Engine {
         if self.is_shutting_down() {
             return Err(ApiError::new(503, "the server is shutting down"));
         }
+        let max_zhongshu = self.shared.config.max_zhongshu_sessions;
+        if launch.kind == SessionKind::Zhongshu && state.active_zhongshu() >= max_zhongshu {
+            return Err(ApiError::bad_request(format!(
+                "{max_zhongshu} Zhongshu sessions are running (--max-zhongshu-sessions): close one first"
+            )));
+        }
         let shared = &self.shared;
         let id = ids::new_id(if launch.kind == SessionKind::Zhongshu {
             ZHONGSHU

@@ -335,10 +335,11 @@ impl Engine {
     /// `GET /api/department_diff?session_id=`: the workspace against its base commit.
     pub(super) fn department_diff(&self, session_id: &str) -> ApiResult<DepartmentDiffResponse> {
         let id = self.require_id(session_id, "session_id")?;
-        let record = {
-            let state = self.lock_to_read();
-            state.known_session(id)?
-        };
+        let record = self
+            .lock_to_read()
+            .session(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("unknown session_id: {id}")))?;
         if record.is_zhongshu() {
             return Err(ApiError::bad_request(format!(
                 "{id} is a Zhongshu session; only departments have workspaces"
