@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, wasm-opt, xterm assets)
 #   scripts/setup.sh --e2e    also Debian chromium, @playwright/test and the pinned agent CLIs
-#                             (tools/agents) for the end-to-end suite
+#                             (tools/agents) for the end-to-end suite, and the API test tools
+#                             (tools/py: schemathesis, openapi-spec-validator) in a venv
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10      # 0.3.11 --locked needs rustc 1.96
@@ -68,4 +69,23 @@ if [ "$want_e2e" -eq 1 ]; then
   # The real agent CLIs the end-to-end tests drive against scripted local model endpoints.
   say "checking the pinned agent CLIs (tools/agents: @openai/codex)"
   npm_ci "$repo/tools/agents"
+  # The API test tools (schemathesis, openapi-spec-validator) in a venv of the repository's own.
+  say "checking the API test tools (tools/py: schemathesis, openapi-spec-validator)"
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "installing Debian python3 (schemathesis needs Python 3.11 or newer)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv
+  fi
+  venv="$repo/tools/py/.venv"
+  if ! cmp -s "$repo/tools/py/requirements.txt" "$venv/.setup-stamp" 2>/dev/null; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      say "installing Debian python3-venv"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo/tools/py/requirements.txt"
+    cp "$repo/tools/py/requirements.txt" "$venv/.setup-stamp"
+  fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every check and test: formatting, lints (native and wasm), unit and integration tests, and the
-# Playwright end-to-end suite in Debian Chromium against the release build.
+# Every check and test: formatting, lints (native and wasm), unit and integration tests, the API
+# fuzz run against the OpenAPI document, and the Playwright end-to-end suite in Debian Chromium
+# against the release build.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$repo"
@@ -26,6 +27,9 @@ cargo test -p app --features ssr
 
 step "release build (server + wasm dashboard)"
 cargo leptos build --release
+
+step "API: the served OpenAPI document validated, every operation fuzzed (schemathesis)"
+tools/py/.venv/bin/python end2end/api/fuzz.py
 
 step "end-to-end: Playwright in Debian Chromium"
 (cd end2end && npx playwright test)
