@@ -72,10 +72,10 @@ pub struct Assignment {
 pub struct AssignmentInput {
     /// A department key of the status payload's `departments`.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub department: String,
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub task: String,
     /// One of `model_choices`; the department default when absent.
     #[serde(default)]
@@ -192,7 +192,7 @@ pub struct RejectedReport {
 pub struct StartZhongshuRequest {
     /// What the Zhongshu plans for.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub task: String,
     /// One of `model_choices`; `zhongshu_model` when absent.
     #[serde(default)]
@@ -206,7 +206,7 @@ pub struct StartZhongshuRequest {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RestartZhongshuRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
     #[serde(default)]
     pub model: Option<String>,
@@ -257,10 +257,10 @@ pub struct StartAssignmentsRequest {
 pub struct StartDepartmentRequest {
     /// A department key of the status payload's `departments`.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub department: String,
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub task: String,
     /// The Zhongshu it reports to (also accepted as `zhongshu_session_id`); when absent, the one
     /// running Zhongshu.
@@ -274,11 +274,11 @@ pub struct StartDepartmentRequest {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionInputRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
     /// The line to type (sent as a bracketed paste, then Enter).
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub input: String,
 }
 
@@ -286,7 +286,7 @@ pub struct SessionInputRequest {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionIdRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
 }
 

@@ -124,6 +124,6 @@ pub struct PlanAssignmentsResponse {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanAssignmentsRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub task: String,
 }

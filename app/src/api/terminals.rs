@@ -39,7 +39,7 @@ pub struct StartTerminalRequest {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TerminalIdRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub id: String,
 }
 

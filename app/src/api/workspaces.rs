@@ -170,7 +170,7 @@ pub struct VerificationCommand {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct VerifyDepartmentRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
 }
 
@@ -199,7 +199,7 @@ fn squash() -> MergeStrategy {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct MergeDepartmentRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
     #[serde(default = "squash")]
     pub strategy: MergeStrategy,
@@ -226,7 +226,7 @@ pub struct MergeDepartmentResponse {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RemoveWorkspaceRequest {
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(!default))]
+    #[cfg_attr(feature = "ssr", schemars(!default, length(min = 1)))]
     pub session_id: String,
     /// Remove it although it holds changes that are not merged.
     #[serde(default)]
