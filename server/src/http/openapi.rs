@@ -57,7 +57,7 @@ mod tests {
         let unserved: Vec<_> = documented.difference(&served).collect();
         assert!(
             undocumented.is_empty(),
-            "routes missing from the OpenAPI document (app/src/api/openapi.rs): {undocumented:?}"
+            "routes missing from the OpenAPI document (app/src/api/openapi/operations.rs): {undocumented:?}"
         );
         assert!(
             unserved.is_empty(),
