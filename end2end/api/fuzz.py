@@ -7,7 +7,8 @@
 2. Validates `GET /api/openapi.json` as OpenAPI 3.1 (openapi-spec-validator).
 3. Runs schemathesis on every operation but the push stream: examples, coverage and fuzzing
    phases, checking that no answer is a 5xx, that every status code, content type and body is
-   the documented one, and that every failure is the failure shape (hooks.py). Real ids from
+   the documented one, that every failure is the failure shape (hooks.py), that a request the
+   schema forbids is refused, and that an undeclared method is a 405 with `Allow`. Real ids from
    step 1 are offered as parameter values, so requests reach the engine instead of stopping at
    "unknown session".
 
@@ -33,12 +34,16 @@ ROOT = HERE.parent.parent
 BINARY = Path(os.environ.get("CODEX_GOVERNANCE_BINARY", ROOT / "target/release/codex-governance"))
 VENV_BIN = Path(sys.executable).parent
 # No 5xx; status codes, content types and bodies as documented; failures in the failure shape.
+# Undeclared methods answer 405 with `Allow`; requests that violate the schema are refused.
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
     "failures_use_the_failure_shape",
+    "unsupported_method",
+    "allow_header_conformance",
+    "negative_data_rejection",
 ]
 
 

@@ -76,6 +76,27 @@ fn unknown_api_routes_and_wrong_methods_answer_in_the_failure_shape() {
     server.post_json("/api/status", "{}").assert_failure(405);
 }
 
+/// Found by the fuzzer (schemathesis' unsupported-method check): a method no route has, or a
+/// POST without a JSON body to a GET route, was answered 415 (asking for a JSON body) instead of
+/// 405, and no 405 said which methods the route takes.
+#[test]
+fn an_undeclared_method_is_a_405_with_allow() {
+    let server = TestServer::start();
+    for method in ["TRACE", "PUT", "DELETE", "PATCH"] {
+        let answer = server.request(method, "/api/status", &[], None);
+        answer.assert_failure(405);
+        assert_eq!(answer.header("allow"), Some("GET"), "{method}");
+    }
+    let answer = server.request("POST", "/api/workspaces", &[], Some("x"));
+    answer.assert_failure(405);
+    assert_eq!(answer.header("allow"), Some("GET"));
+    let answer = server.get("/api/close_session");
+    answer.assert_failure(405);
+    assert_eq!(answer.header("allow"), Some("POST"));
+    // HEAD of a GET route is not refused.
+    assert_ne!(server.request("HEAD", "/api/status", &[], None).status, 405);
+}
+
 #[test]
 fn foreign_or_missing_host_is_forbidden_everywhere() {
     let server = TestServer::start();

@@ -1,7 +1,9 @@
 //! `GET /api/openapi.json`: the API's OpenAPI 3.1 document, built once from the contract's types.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use app::api::openapi::{Method as ApiMethod, OPERATIONS};
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
@@ -20,6 +22,25 @@ pub async fn document() -> Response {
         bytes.clone(),
     )
         .into_response()
+}
+
+/// The methods a documented `/api/` route answers (`None` for any other path).
+pub fn allowed_methods(path: &str) -> Option<&'static [http::Method]> {
+    static ROUTES: OnceLock<HashMap<&'static str, Vec<http::Method>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut routes: HashMap<&'static str, Vec<http::Method>> = HashMap::new();
+        for operation in OPERATIONS {
+            routes
+                .entry(operation.path)
+                .or_default()
+                .push(match operation.method {
+                    ApiMethod::Get => http::Method::GET,
+                    ApiMethod::Post => http::Method::POST,
+                });
+        }
+        routes
+    });
+    routes.get(path).map(Vec::as_slice)
 }
 
 #[cfg(test)]

@@ -158,6 +158,22 @@ pub async fn guard(
         }
     }
 
+    // A method no documented route has is a 405 with `Allow`, before any body is asked for.
+    if let Some(allowed) = super::openapi::allowed_methods(request.uri().path()) {
+        let method = request.method();
+        let head_of_get = method == Method::HEAD && allowed.contains(&Method::GET);
+        if !allowed.contains(method) && !head_of_get {
+            let mut response = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed for this route",
+            );
+            let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+    }
     let is_api = request.uri().path().starts_with("/api/");
     // Terminal pages may be framed by the listed origins (the original dashboard's iframes).
     let frameable = request.uri().path().starts_with("/terminal/");

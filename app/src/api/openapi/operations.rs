@@ -127,8 +127,8 @@ pub static OPERATIONS: &[Operation] = &[
             Param {
                 name: "mode",
                 required: false,
-                description: "Which changes: the working tree (default), the index, or the commits since `base`.",
-                values: &["worktree", "staged", "base"],
+                description: "Which changes: the working tree, the index, or the commits since `base`. Empty or absent: `base` when a base is given, else `worktree`.",
+                values: &["worktree", "staged", "base", ""],
             },
             param("base", false, "The base revision (required with `mode=base`)."),
         ],
