@@ -64,7 +64,10 @@ class Server:
     """The release server on a free port, its agents ended with it."""
 
     def __init__(self, repo: Path, state: Path):
-        env = dict(os.environ, CODEX_GOVERNANCE_DEMO_STEP_MS="200")
+        # Browser terminals the fuzzer starts without a `shell` run $SHELL: `cat`, never the
+        # user's shell (its startup files would run hundreds of times, and a login shell killed
+        # mid-startup can leave locks behind, such as pyenv's rehash lock).
+        env = dict(os.environ, CODEX_GOVERNANCE_DEMO_STEP_MS="200", SHELL="/bin/cat")
         env.pop("LEPTOS_SITE_ADDR", None)
         self.process = subprocess.Popen(
             [
