@@ -11,7 +11,9 @@ use serde_json::json;
 
 #[test]
 fn every_documented_operation_answers_with_a_documented_status() {
-    let server = TestServer::start();
+    // `browser_terminal/start {}` runs $SHELL: `cat`, not the user's shell, whose startup files
+    // (pyenv's rehash) would be killed mid-way when the server stops and leave a lock behind.
+    let server = TestServer::start_with(&[], &[("SHELL", "/bin/cat")]);
     let response = server.get("/api/openapi.json");
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
