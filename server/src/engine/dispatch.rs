@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::records::*;
 use super::sessions::Launch;
-use super::{internal, text, Engine, State};
+use super::{internal, text, Engine, State, SHUTTING_DOWN};
 use crate::config::DispatchMode;
 
 impl Engine {
@@ -304,10 +304,6 @@ impl Engine {
 
     fn pump_locked(&self, state: &mut State) -> Vec<(i64, StartedSession)> {
         let mut started = Vec::new();
-        // The queue is kept for the next server; an agent started now would outlive this one.
-        if self.is_shutting_down() {
-            return started;
-        }
         while state.active_departments() < self.shared.config.max_departments {
             let Some((seq, item)) = state.queue.front().cloned() else {
                 break;
@@ -319,6 +315,11 @@ impl Engine {
                 &item.model,
                 &item.parent_session_id,
             );
+            // A stopping server keeps the queue for the next one: an agent started now would
+            // outlive it (the flag may be set while this pump runs, so `launch` checks it too).
+            if matches!(&outcome, Err(err) if err.status == SHUTTING_DOWN) {
+                break;
+            }
             state.queue.pop_front();
             if let Err(err) = state.store.write(|w| w.queue_remove(seq)) {
                 tracing::error!("{err:#}");

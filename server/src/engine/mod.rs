@@ -101,6 +101,9 @@ struct Shared {
     shutting_down: std::sync::atomic::AtomicBool,
 }
 
+/// The status of a start refused because the server is stopping (see `shutting_down`).
+const SHUTTING_DOWN: u16 = 503;
+
 /// A server fault as an API error (the message says what failed).
 fn internal(err: anyhow::Error) -> ApiError {
     tracing::error!("{err:#}");
@@ -118,6 +121,7 @@ impl Engine {
         self.shared.state.lock_or_recover()
     }
 
+    /// Set by [`Engine::shutdown`]; nothing new starts after it.
     fn is_shutting_down(&self) -> bool {
         self.shared
             .shutting_down

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::agent::{AgentProfile, CommandValues};
 use super::records::*;
-use super::{internal, prompts, text, Engine, State};
+use super::{internal, prompts, text, Engine, State, SHUTTING_DOWN};
 use crate::governance::{MENXIA_DUTY, MENXIA_KEY, MENXIA_TITLE};
 use crate::pty::SpawnSpec;
 
@@ -50,7 +50,8 @@ impl Engine {
     /// Starts a session's process on a PTY and records it. The caller holds the state lock.
     pub(super) fn launch(&self, state: &mut State, launch: Launch) -> ApiResult<StartedSession> {
         if self.is_shutting_down() {
-            return Err(ApiError::new(503, "the server is shutting down"));
+            // Only the engine's own queue pump can get here then: HTTP stops first.
+            return Err(ApiError::new(SHUTTING_DOWN, "the server is shutting down"));
         }
         let max_zhongshu = self.shared.config.max_zhongshu_sessions;
         if launch.kind == SessionKind::Zhongshu && state.active_zhongshu() >= max_zhongshu {
