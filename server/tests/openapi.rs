@@ -30,28 +30,49 @@ fn every_documented_operation_answers_with_a_documented_status() {
                 events.wait_for_event("hello");
                 continue;
             }
-            // The emptiest request: no parameters, an empty object as the body.
-            let answer = match method.as_str() {
-                "get" => server.get(path),
-                "post" => server.post_json(path, "{}"),
+            // The emptiest request (no parameters, an empty object as the body), then one that
+            // names ids no session, terminal or result has.
+            let unknown = operation["parameters"]
+                .as_array()
+                .map(|params| {
+                    let pairs: Vec<String> = params
+                        .iter()
+                        .map(|p| format!("{}=zz-unknown-1", p["name"].as_str().unwrap()))
+                        .collect();
+                    format!("{path}?{}", pairs.join("&"))
+                })
+                .unwrap_or_else(|| path.clone());
+            let requests = match method.as_str() {
+                "get" => vec![server.get(path), server.get(&unknown)],
+                "post" => vec![
+                    server.post_json(path, "{}"),
+                    server.post_json(path, UNKNOWN_IDS),
+                ],
                 other => panic!("{path}: unexpected method {other}"),
             };
-            let status = answer.status.to_string();
-            assert!(
-                documented.contains_key(&status),
-                "{method} {path} answered {status}, documented {:?}: {}",
-                documented.keys(),
-                answer.text()
-            );
-            if answer.status >= 400 {
-                let error = answer.assert_failure(answer.status);
-                assert!(!error.starts_with("unknown API route"), "{path}: {error}");
-            } else if path != "/api/openapi.json" {
-                assert_eq!(answer.json()["ok"], true, "{method} {path}");
+            for answer in requests {
+                let status = answer.status.to_string();
+                assert!(
+                    documented.contains_key(&status),
+                    "{method} {path} answered {status}, documented {:?}: {}",
+                    documented.keys(),
+                    answer.text()
+                );
+                if answer.status >= 400 {
+                    let error = answer.assert_failure(answer.status);
+                    assert!(!error.starts_with("unknown API route"), "{path}: {error}");
+                } else if path != "/api/openapi.json" {
+                    assert_eq!(answer.json()["ok"], true, "{method} {path}");
+                }
             }
         }
     }
 }
+
+/// A body whose ids name nothing that exists (the other fields valid).
+const UNKNOWN_IDS: &str = r#"{"session_id": "zz-unknown-1", "parent_session_id": "zz-unknown-1",
+    "id": "zz-unknown-1", "department": "zhilibu", "task": "t", "input": "x",
+    "assignments": [{"department": "zhilibu", "task": "t"}]}"#;
 
 #[test]
 fn the_document_describes_the_failure_shape_and_the_live_protocols() {

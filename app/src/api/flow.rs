@@ -38,12 +38,9 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 /// What [`string_list`] accepts, for the OpenAPI document.
 #[cfg(feature = "ssr")]
 pub fn string_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    // Any JSON value is read: the schema cannot be narrower than the reader.
     schemars::json_schema!({
-        "description": "A list of strings; a single string, null, numbers and objects are accepted too (an object with `message` reads as that message).",
-        "anyOf": [
-            {"type": "array", "items": {"type": ["string", "number", "boolean", "object", "null"]}},
-            {"type": ["string", "number", "boolean", "object", "null"]}
-        ]
+        "description": "A list of strings. Any other JSON is accepted too: a single string is a list of one, null an empty list, an object with `message` reads as that message, anything else as its JSON text."
     })
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use app::api::openapi::{Method as ApiMethod, OPERATIONS};
+use app::api::openapi::OPERATIONS;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
@@ -33,10 +33,7 @@ pub fn allowed_methods(path: &str) -> Option<&'static [http::Method]> {
             routes
                 .entry(operation.path)
                 .or_default()
-                .push(match operation.method {
-                    ApiMethod::Get => http::Method::GET,
-                    ApiMethod::Post => http::Method::POST,
-                });
+                .push(operation.method.clone());
         }
         routes
     });

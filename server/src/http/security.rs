@@ -163,15 +163,9 @@ pub async fn guard(
         let method = request.method();
         let head_of_get = method == Method::HEAD && allowed.contains(&Method::GET);
         if !allowed.contains(method) && !head_of_get {
-            let mut response = refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed for this route",
-            );
             let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            return response;
+            let allow = HeaderValue::from_str(&names.join(", ")).ok();
+            return decorate(&policy, None, false, method_not_allowed(allow));
         }
     }
     let is_api = request.uri().path().starts_with("/api/");
@@ -188,12 +182,22 @@ pub async fn guard(
 
     let mut response = next.run(request).await;
     if is_api && response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        response = failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed for this route",
-        );
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = method_not_allowed(allow);
     }
     decorate(&policy, origin.as_deref(), frameable, response)
+}
+
+/// 405 in the failure shape, saying in `Allow` which methods the route takes.
+fn method_not_allowed(allow: Option<HeaderValue>) -> Response {
+    let mut response = failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed for this route",
+    );
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 /// Buffers a state-changing request's body: JSON only, at most [`BODY_LIMIT`] bytes, well-formed.

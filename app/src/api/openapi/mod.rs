@@ -17,28 +17,6 @@ pub const EVENTS_PATH: &str = "/api/events";
 /// This document. Mounted by the server's router at this path.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Method {
-    Get,
-    Post,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-
-    fn key(self) -> &'static str {
-        match self {
-            Method::Get => "get",
-            Method::Post => "post",
-        }
-    }
-}
-
 /// One query parameter of a GET route.
 pub struct Param {
     pub name: &'static str,
@@ -77,7 +55,7 @@ pub enum Answer {
 
 /// One operation of the API.
 pub struct Operation {
-    pub method: Method,
+    pub method: http::Method,
     pub path: &'static str,
     /// The server function's name (the Rust client's function; also the `operationId`).
     pub id: &'static str,
@@ -91,7 +69,7 @@ pub struct Operation {
     pub example: Option<&'static str>,
     pub answer: Answer,
     /// Failure codes this operation can answer besides those every route can (401, 403, 500)
-    /// and those of its kind (400 for any input; 413 and 415 for a body).
+    /// and those of its kind (400 for any input, such as an unknown id; 413 and 415 for a body).
     pub failures: &'static [u16],
 }
 
@@ -125,7 +103,7 @@ pub fn document() -> Value {
             .as_object_mut()
             .expect("a path item is an object");
         entry.insert(
-            operation.method.key().to_string(),
+            operation.method.as_str().to_ascii_lowercase(),
             operation_object(operation, &mut responses, &mut requests),
         );
     }
@@ -292,7 +270,7 @@ fn failure_meaning(code: u16) -> &'static str {
         400 => "The request is wrong: a missing or malformed field, an unknown model or department, malformed JSON, or no free department slot.",
         401 => "A bearer token is required (servers bound to a non-loopback address).",
         403 => "A foreign `Host`, or a state-changing request from a foreign `Origin`.",
-        404 => "No such session, terminal, result or workspace.",
+        404 => "No such session (the worktree routes), or the handoff file is gone.",
         409 => "The workspace is not in a state that allows this; the message says why.",
         413 => "The body exceeds 1 MiB.",
         415 => "The body is not `application/json`.",

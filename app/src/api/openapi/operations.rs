@@ -1,22 +1,26 @@
 //! Every operation of the API: the table the OpenAPI document is built from.
 
 use super::super::*;
-use super::{param, schema, Answer, Method, Operation, Param, EVENTS_PATH, OPENAPI_PATH};
+use super::{param, schema, Answer, Operation, Param, EVENTS_PATH, OPENAPI_PATH};
+use http::Method;
 
-const ID: Param = param(
+const ZHONGSHU_ID: Param = param(
     "id",
     true,
     "The Zhongshu session's id (`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`).",
 );
 
-const GET_SESSION: &[u16] = &[404];
-const POST_SESSION: &[u16] = &[404];
+/// Unknown ids are a 400 (the reference's answer) except where a 404 is listed.
+const NONE: &[u16] = &[];
+/// A department's worktree cannot be made (409), or the worktree routes' unknown session (404)
+/// and wrong state (409).
+const STARTS_DEPARTMENTS: &[u16] = &[409];
 const WORKSPACE: &[u16] = &[404, 409];
 
 /// Every operation the server answers, in the order the document lists them.
 pub static OPERATIONS: &[Operation] = &[
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/status",
         id: "get_status",
         tag: "launcher",
@@ -26,10 +30,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::CachedJson(schema::<StatusPayload>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/sessions",
         id: "get_sessions",
         tag: "launcher",
@@ -39,10 +43,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::CachedJson(schema::<StatusPayload>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/zhongshu_sessions",
         id: "zhongshu_sessions",
         tag: "zhongshu",
@@ -52,30 +56,30 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::CachedJson(schema::<ZhongshuSessionsResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/zhongshu_plan",
         id: "zhongshu_plan",
         tag: "zhongshu",
         summary: "The latest plan of a Zhongshu session",
         description: "The plan with the slot counters and model choices (also inside `plan`, where the original dashboard reads them).",
-        query: &[ID],
+        query: &[ZHONGSHU_ID],
         body: None,
         example: None,
         answer: Answer::Json(schema::<ZhongshuPlanResponse>),
-        failures: GET_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/zhongshu_inbox",
         id: "zhongshu_inbox",
         tag: "zhongshu",
         summary: "A Zhongshu's department results",
         description: "Unread and read results, running, completed and queued departments, and rejected mailbox files. Marks the unread results read unless `peek` is set.",
         query: &[
-            ID,
+            ZHONGSHU_ID,
             param(
                 "peek",
                 false,
@@ -85,39 +89,39 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::Json(schema::<InboxResponse>),
-        failures: GET_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/zhongshu_context",
         id: "zhongshu_context",
         tag: "zhongshu",
         summary: "A Zhongshu's restart snapshot",
         description: "Task, plan, the 10 newest reports and the child sessions.",
-        query: &[ID],
+        query: &[ZHONGSHU_ID],
         body: None,
         example: None,
         answer: Answer::Json(schema::<ContextResponse>),
-        failures: GET_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/handoff_packet",
         id: "handoff_packet",
         tag: "zhongshu",
         summary: "One result's Markdown handoff packet",
-        description: "At most 1 MiB of it (`truncated` says whether it was cut). 404 when the file is gone or was replaced.",
+        description: "At most 1 MiB of it (`truncated` says whether it was cut). 404 when the file is gone or was replaced (400 for an unknown result).",
         query: &[
-            ID,
+            ZHONGSHU_ID,
             param("report_id", true, "The result's `report_id`."),
         ],
         body: None,
         example: None,
         answer: Answer::Json(schema::<HandoffPacketResponse>),
-        failures: GET_SESSION,
+        failures: &[404],
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/report",
         id: "get_report",
         tag: "report",
@@ -135,10 +139,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::Json(schema::<ReportResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/plan_assignments",
         id: "plan_assignments",
         tag: "report",
@@ -148,10 +152,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<PlanAssignmentsRequest>),
         example: Some(r#"{"task": "Add a --json flag to the status command"}"#),
         answer: Answer::Json(schema::<PlanAssignmentsResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/start_zhongshu_session",
         id: "start_zhongshu_session",
         tag: "zhongshu",
@@ -161,10 +165,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartZhongshuRequest>),
         example: Some(r#"{"task": "Add a --json flag to the status command", "model": "gpt-5.5"}"#),
         answer: Answer::Json(schema::<StartedSession>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/start_zhongshu",
         id: "start_zhongshu",
         tag: "zhongshu",
@@ -174,10 +178,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartZhongshuRequest>),
         example: Some(r#"{"task": "Add a --json flag to the status command"}"#),
         answer: Answer::Json(schema::<StartedSession>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/restart_zhongshu_session",
         id: "restart_zhongshu_session",
         tag: "zhongshu",
@@ -187,10 +191,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<RestartZhongshuRequest>),
         example: Some(r#"{"session_id": "zhongshu-1795886089127391227"}"#),
         answer: Answer::Json(schema::<RestartResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/report_zhongshu_plan",
         id: "report_zhongshu_plan",
         tag: "zhongshu",
@@ -200,10 +204,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<ReportPlanRequest>),
         example: Some(r#"{"session_id": "zhongshu-1795886089127391227", "summary": "One change, reviewed", "assignments": [{"department": "gongchengbu", "task": "Implement --json", "paths": ["src/cli/**"], "verify": ["cargo test"]}]}"#),
         answer: Answer::Json(schema::<ReportPlanResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/start_assignments",
         id: "start_assignments",
         tag: "zhongshu",
@@ -213,10 +217,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartAssignmentsRequest>),
         example: Some(r#"{"parent_session_id": "zhongshu-1795886089127391227", "assignments": [{"department": "gongchengbu", "task": "Implement --json", "selected": true}]}"#),
         answer: Answer::Json(schema::<StartAssignmentsResponse>),
-        failures: POST_SESSION,
+        failures: STARTS_DEPARTMENTS,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/start_department",
         id: "start_department",
         tag: "departments",
@@ -226,10 +230,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartDepartmentRequest>),
         example: Some(r#"{"department": "gongchengbu", "task": "Implement --json", "parent_session_id": "zhongshu-1795886089127391227"}"#),
         answer: Answer::Json(schema::<StartedSession>),
-        failures: POST_SESSION,
+        failures: STARTS_DEPARTMENTS,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/start_department_for_zhongshu",
         id: "start_department_for_zhongshu",
         tag: "departments",
@@ -239,10 +243,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartDepartmentRequest>),
         example: Some(r#"{"department": "gongchengbu", "task": "Implement --json", "parent_session_id": "zhongshu-1795886089127391227"}"#),
         answer: Answer::Json(schema::<StartedSession>),
-        failures: POST_SESSION,
+        failures: STARTS_DEPARTMENTS,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/session_input",
         id: "session_input",
         tag: "sessions",
@@ -252,10 +256,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<SessionInputRequest>),
         example: Some(r#"{"session_id": "zhongshu-1795886089127391227", "input": "Go ahead with the plan."}"#),
         answer: Answer::Json(schema::<SessionResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/close_session",
         id: "close_session",
         tag: "sessions",
@@ -265,10 +269,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<SessionIdRequest>),
         example: Some(r#"{"session_id": "gongchengbu-1795886089127391301"}"#),
         answer: Answer::Json(schema::<SessionResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/browser_terminals",
         id: "browser_terminals",
         tag: "terminals",
@@ -278,10 +282,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::Json(schema::<TerminalsResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/browser_terminal/start",
         id: "start_browser_terminal",
         tag: "terminals",
@@ -291,10 +295,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<StartTerminalRequest>),
         example: Some(r#"{"shell": "/bin/bash", "shell_args": ["-l"]}"#),
         answer: Answer::Json(schema::<TerminalResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/browser_terminal/close",
         id: "close_browser_terminal",
         tag: "terminals",
@@ -304,10 +308,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<TerminalIdRequest>),
         example: Some(r#"{"id": "term-1795886088796982256"}"#),
         answer: Answer::Json(schema::<TerminalResponse>),
-        failures: &[404],
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/session_browser_terminal/start",
         id: "start_session_browser_terminal",
         tag: "terminals",
@@ -317,10 +321,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<SessionIdRequest>),
         example: Some(r#"{"session_id": "gongchengbu-1795886089127391301"}"#),
         answer: Answer::Json(schema::<SessionTerminalResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/session_control/start",
         id: "start_session_control",
         tag: "terminals",
@@ -330,10 +334,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(schema::<SessionIdRequest>),
         example: Some(r#"{"session_id": "gongchengbu-1795886089127391301"}"#),
         answer: Answer::Json(schema::<SessionTerminalResponse>),
-        failures: POST_SESSION,
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/workspaces",
         id: "workspaces",
         tag: "workspaces",
@@ -343,10 +347,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::Json(schema::<WorkspacesResponse>),
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: "/api/department_diff",
         id: "department_diff",
         tag: "workspaces",
@@ -359,7 +363,7 @@ pub static OPERATIONS: &[Operation] = &[
         failures: WORKSPACE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/merge_department",
         id: "merge_department",
         tag: "workspaces",
@@ -372,7 +376,7 @@ pub static OPERATIONS: &[Operation] = &[
         failures: WORKSPACE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/remove_workspace",
         id: "remove_workspace",
         tag: "workspaces",
@@ -385,7 +389,7 @@ pub static OPERATIONS: &[Operation] = &[
         failures: WORKSPACE,
     },
     Operation {
-        method: Method::Post,
+        method: Method::POST,
         path: "/api/verify_department",
         id: "verify_department",
         tag: "workspaces",
@@ -398,7 +402,7 @@ pub static OPERATIONS: &[Operation] = &[
         failures: WORKSPACE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: EVENTS_PATH,
         id: "events",
         tag: "launcher",
@@ -408,10 +412,10 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::EventStream,
-        failures: &[],
+        failures: NONE,
     },
     Operation {
-        method: Method::Get,
+        method: Method::GET,
         path: OPENAPI_PATH,
         id: "openapi",
         tag: "launcher",
@@ -421,6 +425,6 @@ pub static OPERATIONS: &[Operation] = &[
         body: None,
         example: None,
         answer: Answer::Document,
-        failures: &[],
+        failures: NONE,
     },
 ];
