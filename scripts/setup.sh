@@ -71,21 +71,26 @@ if [ "$want_e2e" -eq 1 ]; then
   npm_ci "$repo/tools/agents"
   # The API test tools (schemathesis, openapi-spec-validator) in a venv of the repository's own.
   say "checking the API test tools (tools/py: schemathesis, openapi-spec-validator)"
-  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  python_ok() { python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+  if ! python_ok; then
     say "installing Debian python3 (schemathesis needs Python 3.11 or newer)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv
+    python_ok || { say "python3 is $(python3 --version 2>&1); the API tests need 3.11 or newer"; exit 1; }
   fi
   venv="$repo/tools/py/.venv"
-  if ! cmp -s "$repo/tools/py/requirements.txt" "$venv/.setup-stamp" 2>/dev/null; then
+  # Remade when the pins or the interpreter changed (a venv links to the Python that made it).
+  stamp="$(python3 --version 2>&1)"$'\n'"$(cat "$repo/tools/py/requirements.txt")"
+  if [ "$stamp" != "$(cat "$venv/.setup-stamp" 2>/dev/null)" ] || ! "$venv/bin/python" -c '' 2>/dev/null; then
     rm -rf "$venv"
-    if ! python3 -m venv "$venv" 2>/dev/null; then
+    if ! python3 -m venv "$venv"; then
       say "installing Debian python3-venv"
+      as_root apt-get update -qq
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
       rm -rf "$venv"
       python3 -m venv "$venv"
     fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo/tools/py/requirements.txt"
-    cp "$repo/tools/py/requirements.txt" "$venv/.setup-stamp"
+    printf '%s' "$stamp" >"$venv/.setup-stamp"
   fi
 fi

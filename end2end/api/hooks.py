@@ -1,4 +1,4 @@
-"""Schemathesis hooks for the API fuzz run (end2end/api/fuzz.sh): the failure shape check."""
+"""Schemathesis hooks for the API fuzz run (end2end/api/fuzz.py): the failure shape check."""
 
 import json
 
