@@ -11,7 +11,7 @@ pub const DEFAULT_PORT: u16 = 6211;
 #[derive(Debug, Parser)]
 #[command(
     name = "codex-governance",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CODEX_GOVERNANCE_COMMIT"), ")"),
     about = "Local launcher and live dashboard for a governed team of coding-agent sessions.",
     long_about = "Local launcher and live dashboard for a governed team of coding-agent sessions \
         (Zhongshu 中书省 plans, departments execute) on one Git repository.\n\n\

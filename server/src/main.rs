@@ -97,6 +97,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "codex-governance listening on http://{addr}/ (repo {})",
         config.repo.display()
     );
+    println!(
+        "open http://{addr}/ in a browser; state directory: {}",
+        config.state_dir.display()
+    );
     http::serve(listener, app, shutdown_signal()).await;
     // Shells and verifications end with the server; agents too, unless the PTY host keeps them
     // for the next server.

@@ -1,0 +1,70 @@
+//! The command line as a user meets it: `--version` names the commit, `serve` says where to
+//! point the browser and where its state lives.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_codex-governance");
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let output = Command::new(BINARY).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(
+        text.trim(),
+        format!(
+            "codex-governance {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            head.trim()
+        )
+    );
+}
+
+#[test]
+fn serve_prints_the_url_to_open_and_the_state_directory() {
+    let repo = tempfile::tempdir().unwrap();
+    git2::Repository::init(repo.path()).unwrap();
+    let state = repo.path().join("state-here");
+    let mut child = Command::new(BINARY)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--agent",
+            "demo",
+            "--stop-agents-on-exit",
+            "--repo",
+        ])
+        .arg(repo.path())
+        .arg("--state-dir")
+        .arg(&state)
+        .env_remove("LEPTOS_SITE_ADDR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"));
+    assert_eq!(
+        second,
+        format!(
+            "open {url} in a browser; state directory: {}",
+            state.display()
+        )
+    );
+}
