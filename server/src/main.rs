@@ -74,13 +74,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         api_token,
     );
 
-    let site_root = match http::locate_site_root() {
-        Ok(root) => root.display().to_string(),
+    let site = match http::Site::locate() {
+        Ok(site) => site,
         Err(problem) => {
             tracing::warn!("{problem}; the API works but the dashboard cannot hydrate");
-            "target/site".to_string()
+            http::Site::Disk("target/site".into())
         }
     };
+    tracing::info!("dashboard files: {site}");
 
     let launcher_url = config
         .launcher_url
@@ -90,7 +91,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let governance = GovernanceConfig::load(&config.repo)?;
     let engine = Engine::open(config.clone(), governance, launcher_url)?;
     engine.start_background();
-    let app = http::router(engine.clone(), policy, &site_root);
+    let app = http::router(engine.clone(), policy, &site);
 
     // The URL line is the contract with scripts and tests that wait for the server.
     println!(

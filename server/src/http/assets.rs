@@ -30,7 +30,7 @@ pub fn locate_site_root() -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!(
                 "site assets not found (looked in {}); build them with scripts/run.sh or \
-                 `cargo leptos build --release`",
+                 `cargo xtask build --release`",
                 candidates
                     .iter()
                     .map(|c| c.display().to_string())

@@ -7,6 +7,7 @@ mod failure;
 mod openapi;
 mod security;
 mod serve;
+mod site;
 mod status;
 mod terminal;
 
@@ -23,17 +24,17 @@ use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
 
-pub use assets::locate_site_root;
+pub use site::Site;
 
 use failure::failure;
 pub use security::SecurityPolicy;
 pub use serve::serve;
 
-/// Builds the whole router. `site_root` is where the built wasm/js/css live.
-pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router {
+/// Builds the whole router; `site` is where the dashboard's wasm, JS and CSS come from.
+pub fn router(engine: Engine, policy: SecurityPolicy, site: &Site) -> Router {
     let options = LeptosOptions::builder()
         .output_name("codex-governance")
-        .site_root(site_root)
+        .site_root(site.disk_root())
         .site_pkg_dir("pkg")
         .build();
     let routes = app::PAGE_PATHS
@@ -56,7 +57,7 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
         })
         .with_state(engine.clone());
 
-    Router::new()
+    let mut app = Router::new()
         .leptos_routes_with_context(&options, routes, provide_engine, {
             let options = options.clone();
             move || shell(options.clone())
@@ -64,19 +65,22 @@ pub fn router(engine: Engine, policy: SecurityPolicy, site_root: &str) -> Router
         .route("/api/{*rest}", any(unknown_api_route))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
-        .merge(live)
-        .layer(axum::middleware::from_fn_with_state(
-            engine.clone(),
-            terminal::page_guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            engine,
-            status::cached_status,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(policy),
-            security::guard,
-        ))
+        .merge(live);
+    if *site == Site::Embedded {
+        app = app.layer(axum::middleware::from_fn(site::serve_embedded));
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        engine.clone(),
+        terminal::page_guard,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        engine,
+        status::cached_status,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        Arc::new(policy),
+        security::guard,
+    ))
 }
 
 /// The routes besides the pages and the server functions (which the server function registry
