@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 "$repo/scripts/setup.sh" --e2e
-(cd "$repo" && cargo leptos build --release)
+(cd "$repo" && cargo xtask build --release)
 wasm="$repo/target/site/pkg/codex-governance.wasm"
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)

@@ -3,13 +3,13 @@
 # versions, from the registries (crates.io, npm, Debian apt). README.md (Toolchain) says why
 # each pin exists.
 #
-#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, wasm-opt, xterm assets)
+#   scripts/setup.sh          build tools (wasm target, wasm-bindgen-cli, wasm-opt, xterm assets); the
+#                             build itself is `cargo xtask build`, so cargo-leptos is not needed
 #   scripts/setup.sh --e2e    also Debian chromium, @playwright/test and the pinned agent CLIs
 #                             (tools/agents) for the end-to-end suite, and the API test tools
 #                             (tools/py: schemathesis, openapi-spec-validator) in a venv
 set -euo pipefail
 
-CARGO_LEPTOS_VERSION=0.3.10      # 0.3.11 --locked needs rustc 1.96
 WASM_BINDGEN_VERSION=0.2.108     # must equal the `wasm-bindgen = "=..."` pin in frontend/Cargo.toml
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,11 +28,6 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
-fi
-
-if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
-  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then

@@ -25,8 +25,8 @@ cargo test -p server
 step "unit tests: app with ssr"
 cargo test -p app --features ssr
 
-step "release build (server + wasm dashboard)"
-cargo leptos build --release
+step "release build (the wasm dashboard, then the server with it embedded)"
+cargo xtask build --release
 
 step "API: the served OpenAPI document validated, every operation fuzzed (schemathesis)"
 tools/py/.venv/bin/python end2end/api/fuzz.py

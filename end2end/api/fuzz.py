@@ -190,7 +190,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     args = parser.parse_args()
     if not BINARY.is_file():
-        raise SystemExit(f"{BINARY} is missing: run `cargo leptos build --release` first")
+        raise SystemExit(f"{BINARY} is missing: run `cargo xtask build --release` first")
 
     scratch = Path(tempfile.mkdtemp(prefix="codex-governance-fuzz-"))
     repo, state = scratch / "repo", scratch / "state"
