@@ -35,8 +35,13 @@ export class Launcher {
    * Starts `codex-governance serve --port <port> --repo <repo> ...args` (port 0: a free one)
    * with `extraEnv` added to this process's environment; resolves with its URL.
    */
-  async start(repo: string, args: string[], port = 0, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
-    const binary = path.join(root, "target/release/codex-governance");
+  async start(
+    repo: string,
+    args: string[],
+    port = 0,
+    extraEnv: NodeJS.ProcessEnv = {},
+    binary = path.join(root, "target/release/codex-governance"),
+  ): Promise<void> {
     const env = { ...process.env, ...extraEnv };
     delete env.LEPTOS_SITE_ADDR;
     // A graceful stop ends the agents and the PTY host (a SIGKILL, as `kill` sends, leaves them
@@ -44,6 +49,8 @@ export class Launcher {
     const serve = ["serve", "--port", String(port), "--repo", repo, "--stop-agents-on-exit", ...args];
     this.child = spawn(binary, serve, {
       env,
+      // Run from the binary's own directory: nothing there but what it brings.
+      cwd: path.dirname(binary),
       stdio: ["ignore", "pipe", "inherit"],
     });
     const lines = createInterface({ input: this.child.stdout! });
