@@ -1,5 +1,6 @@
 //! `codex-governance`: command line entry point and wiring.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -93,15 +94,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     engine.start_background();
     let app = http::router(engine.clone(), policy, &site);
 
-    // The URL line is the contract with scripts and tests that wait for the server.
-    println!(
-        "codex-governance listening on http://{addr}/ (repo {})",
-        config.repo.display()
-    );
-    println!(
-        "open http://{addr}/ in a browser; state directory: {}",
+    // The URL line is the contract with scripts and tests that wait for the server. Both lines
+    // go in one write, and a closed stdout is no reason to stop: a caller that read the URL line
+    // may close its end at once.
+    let _ = write!(
+        std::io::stdout(),
+        "codex-governance listening on http://{addr}/ (repo {})\n\
+         open http://{addr}/ in a browser; state directory: {}\n",
+        config.repo.display(),
         config.state_dir.display()
     );
+    let _ = std::io::stdout().flush();
     http::serve(listener, app, shutdown_signal()).await;
     // Shells and verifications end with the server; agents too, unless the PTY host keeps them
     // for the next server.

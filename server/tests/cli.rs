@@ -68,3 +68,53 @@ fn serve_prints_the_url_to_open_and_the_state_directory() {
         )
     );
 }
+
+/// A caller that reads the URL line and closes its end (as the test harness does) must not take
+/// the server down with the next write (found on a fresh machine: a second `println!` panicked
+/// with a broken pipe).
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    use std::io::{Read, Write};
+    let repo = tempfile::tempdir().unwrap();
+    git2::Repository::init(repo.path()).unwrap();
+    let mut child = Command::new(BINARY)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--agent",
+            "demo",
+            "--stop-agents-on-exit",
+            "--repo",
+        ])
+        .arg(repo.path())
+        .env_remove("LEPTOS_SITE_ADDR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader (and the pipe's read end) is gone now.
+    let address = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /api/status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.200}");
+}
