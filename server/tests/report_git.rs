@@ -188,6 +188,14 @@ fn the_api_and_cli_report_routes_risks_and_preflight() {
         .assert_failure(400);
     assert_eq!(error, "unknown base ref: nope");
     server.get("/api/report?mode=sideways").assert_failure(400);
+    // Found by the fuzzer: a whitespace mode was trimmed to the default, outside the documented
+    // enum; only the documented values (or empty) are taken.
+    server.get("/api/report?mode=%09").assert_failure(400);
+    server.get("/api/report?mode=%20staged").assert_failure(400);
+    assert_eq!(
+        server.get_ok("/api/report?mode=")["report"]["mode"],
+        "worktree"
+    );
     server.get("/api/report?mode=base").assert_failure(400);
 
     let plan = server.post_ok(

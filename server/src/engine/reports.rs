@@ -8,7 +8,8 @@ use crate::report;
 /// `mode`/`base` query parameters as a report mode (400 when they do not fit together).
 fn report_mode(mode: Option<&str>, base: Option<String>) -> ApiResult<report::Mode> {
     let base = base.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
-    match (mode.map(str::trim).filter(|m| !m.is_empty()), base) {
+    // Exactly the documented values (or empty): a padded mode is refused, not guessed at.
+    match (mode.filter(|m| !m.is_empty()), base) {
         (None | Some("worktree"), None) => Ok(report::Mode::Worktree),
         (Some("staged"), None) => Ok(report::Mode::Staged),
         (None | Some("base"), Some(base)) => Ok(report::Mode::Base(base)),
