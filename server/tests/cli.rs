@@ -1,8 +1,10 @@
 //! The command line as a user meets it: `--version` names the commit, `serve` says where to
 //! point the browser and where its state lives.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_codex-governance");
 
@@ -27,12 +29,9 @@ fn version_names_the_commit_it_was_built_from() {
     );
 }
 
-#[test]
-fn serve_prints_the_url_to_open_and_the_state_directory() {
-    let repo = tempfile::tempdir().unwrap();
-    git2::Repository::init(repo.path()).unwrap();
-    let state = repo.path().join("state-here");
-    let mut child = Command::new(BINARY)
+/// `serve` with the demo agent on `repo`, its stdout piped, plus `extra` arguments.
+fn serve(repo: &Path, extra: &[&OsStr]) -> Child {
+    Command::new(BINARY)
         .args([
             "serve",
             "--port",
@@ -42,20 +41,32 @@ fn serve_prints_the_url_to_open_and_the_state_directory() {
             "--stop-agents-on-exit",
             "--repo",
         ])
-        .arg(repo.path())
-        .arg("--state-dir")
-        .arg(&state)
+        .arg(repo)
+        .args(extra)
         .env_remove("LEPTOS_SITE_ADDR")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let second = lines.next().unwrap().unwrap();
+        .unwrap()
+}
+
+/// A graceful stop (SIGTERM), waited for.
+fn stop(mut child: Child) {
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
+}
+
+#[test]
+fn serve_prints_the_url_to_open_and_the_state_directory() {
+    let repo = tempfile::tempdir().unwrap();
+    git2::Repository::init(repo.path()).unwrap();
+    let state = repo.path().join("state-here");
+    let mut child = serve(repo.path(), &["--state-dir".as_ref(), state.as_os_str()]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    stop(child);
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://127.0.0.1:"))
@@ -77,22 +88,7 @@ fn a_closed_stdout_does_not_stop_the_server() {
     use std::io::{Read, Write};
     let repo = tempfile::tempdir().unwrap();
     git2::Repository::init(repo.path()).unwrap();
-    let mut child = Command::new(BINARY)
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--agent",
-            "demo",
-            "--stop-agents-on-exit",
-            "--repo",
-        ])
-        .arg(repo.path())
-        .env_remove("LEPTOS_SITE_ADDR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve(repo.path(), &[]);
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -113,8 +109,6 @@ fn a_closed_stdout_does_not_stop_the_server() {
     .unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    stop(child);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.200}");
 }
